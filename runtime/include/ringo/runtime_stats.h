@@ -1,0 +1,27 @@
+// runtime_stats.h — counters a test or a dashboard reads.
+//
+//   auto s = ringo::ReadRuntimeStats();
+//   std::printf("%llu G objects\n", (unsigned long long)s.gs_allocated);
+#pragma once
+
+#include <cstdint>
+
+namespace ringo {
+
+struct RuntimeStats {
+  // G objects (each with its stack) allocated by the current or last Run.
+  // Dead goroutines are recycled, so this stays near the peak number of
+  // goroutines alive at once, not the number ever started.
+  uint64_t gs_allocated = 0;
+  // Goroutines started by the current or last Run, main included.
+  uint64_t goroutines_started = 0;
+  // Goroutines still alive when the last Run's main goroutine returned:
+  // dropped without unwinding.
+  uint64_t dropped = 0;
+};
+
+// ReadRuntimeStats returns a snapshot; it may be called from any thread, in or
+// out of Run.
+RuntimeStats ReadRuntimeStats();
+
+}  // namespace ringo

@@ -1,0 +1,108 @@
+// runq.cc — run queues; the invariants are in runq.h.
+#include "runq.h"
+
+#include "fatal.h"
+
+namespace ringo::runtime {
+namespace {
+
+constexpr uint32_t kSize = P::runqSize;
+
+// runqputslow moves half of pp's ring and gp to the global queue, in one
+// batch under sched.lock. Fails if a taker moved the head meanwhile.
+bool runqputslow(P* pp, G* gp, uint32_t h, uint32_t t) {
+  G* batch[kSize / 2 + 1];
+  uint32_t n = t - h;
+  n = n / 2;
+  if (n != kSize / 2) fatal("runqputslow: queue is not full");
+  for (uint32_t i = 0; i < n; i++) batch[i] = pp->runq[(h + i) % kSize].load(std::memory_order_relaxed);
+  // Claim the slots; a concurrent taker makes us retry the fast path.
+  if (!pp->runqhead.compare_exchange_strong(h, h + n, std::memory_order_release)) return false;
+  batch[n] = gp;
+  for (uint32_t i = 0; i < n; i++) batch[i]->schedlink = batch[i + 1];
+  batch[n]->schedlink = nullptr;
+  lockGuard g(&sched.lock);
+  if (sched.runqtail)
+    sched.runqtail->schedlink = batch[0];
+  else
+    sched.runqhead = batch[0];
+  sched.runqtail = batch[n];
+  sched.runqsize.fetch_add(int32_t(n + 1), std::memory_order_relaxed);
+  return true;
+}
+
+}  // namespace
+
+void runqput(P* pp, G* gp, bool next) {
+  if (next) {
+    G* old = pp->runnext.load(std::memory_order_relaxed);
+    while (!pp->runnext.compare_exchange_weak(old, gp, std::memory_order_acq_rel)) {
+    }
+    if (old == nullptr) return;
+    gp = old;  // the old runnext goes to the tail of the ring
+  }
+  for (;;) {
+    uint32_t h = pp->runqhead.load(std::memory_order_acquire);  // pairs with takers' CAS
+    uint32_t t = pp->runqtail.load(std::memory_order_relaxed);
+    if (t - h < kSize) {
+      pp->runq[t % kSize].store(gp, std::memory_order_relaxed);
+      pp->runqtail.store(t + 1, std::memory_order_release);  // publishes the slot
+      return;
+    }
+    if (runqputslow(pp, gp, h, t)) return;
+  }
+}
+
+G* runqget(P* pp) {
+  G* next = pp->runnext.load(std::memory_order_relaxed);
+  // Only the owner sets runnext non-null, so a failed CAS means a stealer
+  // took it and there is no point retrying.
+  if (next != nullptr && pp->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel))
+    return next;
+  for (;;) {
+    uint32_t h = pp->runqhead.load(std::memory_order_acquire);
+    uint32_t t = pp->runqtail.load(std::memory_order_relaxed);
+    if (t == h) return nullptr;
+    G* gp = pp->runq[h % kSize].load(std::memory_order_relaxed);
+    if (pp->runqhead.compare_exchange_weak(h, h + 1, std::memory_order_release)) return gp;
+  }
+}
+
+bool runqempty(P* pp) {
+  return pp->runqhead.load(std::memory_order_acquire) == pp->runqtail.load(std::memory_order_acquire) &&
+         pp->runnext.load(std::memory_order_acquire) == nullptr;
+}
+
+void globrunqput(G* gp) {
+  gp->schedlink = nullptr;
+  if (sched.runqtail)
+    sched.runqtail->schedlink = gp;
+  else
+    sched.runqhead = gp;
+  sched.runqtail = gp;
+  sched.runqsize.fetch_add(1, std::memory_order_relaxed);
+}
+
+static G* globrunqpop() {
+  G* gp = sched.runqhead;
+  sched.runqhead = gp->schedlink;
+  if (sched.runqhead == nullptr) sched.runqtail = nullptr;
+  gp->schedlink = nullptr;
+  return gp;
+}
+
+G* globrunqget(P* pp, int32_t max) {
+  int32_t size = sched.runqsize.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
+  // Take a fair share: the queue split over the Ps, at most half a ring.
+  int32_t n = size / int32_t(sched.allp.size()) + 1;
+  if (n > size) n = size;
+  if (max > 0 && n > max) n = max;
+  if (n > int32_t(kSize / 2)) n = int32_t(kSize / 2);
+  sched.runqsize.fetch_sub(n, std::memory_order_relaxed);
+  G* gp = globrunqpop();
+  for (n--; n > 0; n--) runqput(pp, globrunqpop(), false);
+  return gp;
+}
+
+}  // namespace ringo::runtime

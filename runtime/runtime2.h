@@ -1,0 +1,191 @@
+// runtime2.h — the scheduler's data: G, M, P and sched.
+//
+// Names and shapes follow Go's runtime/runtime2.go. Each field says who may
+// write it. "owner M" is the M that holds the P (or runs the G) at the time.
+// proc.cc opens with the essay that explains how the pieces move.
+#pragma once
+
+#include <unwind.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "lock.h"
+#include "timers.h"
+
+namespace ringo::runtime {
+
+struct G;
+struct M;
+struct P;
+
+// G status. Who owns the G's stack in each state:
+enum Gstatus : uint32_t {
+  // Gidle: just allocated by malg, not yet initialised. Owned by newproc.
+  Gidle = 0,
+  // Grunnable: on a run queue (runnext, a P's ring, or the global queue),
+  // not executing. Its stack is owned by nobody; the queue owns the G.
+  Grunnable = 1,
+  // Grunning: executing user code on an M, which owns the stack. G.m is set.
+  Grunning = 2,
+  // Gwaiting: parked by gopark. Not on a run queue; whatever it waits for (a
+  // timer, a WaitGroup) holds the only reference and calls goready.
+  Gwaiting = 3,
+  // Gdead: finished (or on a free list, stack kept for reuse). Owned by the
+  // free list that holds it; gfget hands it to newproc.
+  Gdead = 4,
+};
+
+const char* gstatusString(uint32_t s) noexcept;
+
+// waitReason says why a G is parked, for tracebacks and the deadlock report.
+enum class waitReason : uint8_t {
+  zero = 0,
+  sleep,
+  waitGroupWait,
+  count,
+};
+
+const char* waitReasonString(waitReason r) noexcept;
+
+// gobuf is what a switch saves: everything else sits on the G's own stack
+// (see asm_amd64.S for the layout).
+struct gobuf {
+  void* sp = nullptr;
+};
+
+// stack is [lo, hi), plus the mapping that holds it and its guard page.
+struct stack {
+  char* lo = nullptr;
+  char* hi = nullptr;
+  char* mapping = nullptr;
+  size_t mappingSize = 0;
+};
+
+// ehGlobals mirrors libstdc++'s __cxa_eh_globals on x86-64: the chain of
+// caught exceptions and the count of uncaught ones. It is per thread in
+// libstdc++ and per goroutine in ringo, so gogo swaps it at every switch.
+struct ehGlobals {
+  void* caughtExceptions = nullptr;
+  unsigned int uncaughtExceptions = 0;
+};
+
+using entryFn = void (*)(void*);
+
+struct G {
+  gobuf sched;  // written by gogo as the G switches out; read as it switches in
+  stack stk;    // set by malg; never changes for a G's lifetime
+  std::atomic<uint32_t> atomicstatus{Gidle};  // changed only through casgstatus
+  uint64_t goid = 0;        // set by newproc
+  M* m = nullptr;           // the M running it; written by execute and dropg
+  G* schedlink = nullptr;   // next G on a queue or free list; written by its owner
+  waitReason waitreason{};  // written by gopark before the G parks
+  bool isg0 = false;        // the M's scheduler stack, never on a queue
+
+  // The goroutine's function, run by gostart. Written by newproc.
+  entryFn entry = nullptr;
+  void* entryArg = nullptr;
+
+  // Goexit state: goexiting is set by Goexit on the G itself; exc is the
+  // foreign exception that carries the forced unwind.
+  bool goexiting = false;
+  _Unwind_Exception exc{};
+
+  // Per-goroutine libstdc++ exception state; saved and restored by gogo.
+  ehGlobals eh;
+
+  // AddressSanitizer's fake stack handle, saved across switches.
+  void* asanFakeStack = nullptr;
+
+  // The timer Sleep parks on (Go's gp.timer). Owned by the G while running,
+  // by the P's timer heap while queued there.
+  timer sleepTimer;
+};
+
+// M is an OS thread. Only the thread itself writes its M's fields unless a
+// field says otherwise.
+struct M {
+  int64_t id = 0;
+  G* g0 = nullptr;    // the scheduler's stack: the thread's own stack
+  G* curg = nullptr;  // the user G it runs, or null; written by execute and dropg
+  P* p = nullptr;     // the P it holds, or null
+
+  // mcall's continuation: run on g0 with the G that switched out. It returns
+  // the G to run next, or null to look for one in findRunnable.
+  G* (*mcallfn)(G*) = nullptr;
+
+  // gopark's unlock function and its argument, consumed by park_m.
+  bool (*waitunlockf)(G*, void*) = nullptr;
+  void* waitlock = nullptr;
+
+  note park;  // where the M sleeps when there is nothing to run
+
+  ehGlobals* ehglobals = nullptr;  // this thread's libstdc++ state (fixed per thread)
+};
+
+// P is a processor: the right to run Go code, with its own queues.
+struct P {
+  int32_t id = 0;
+  M* m = nullptr;          // the M holding it; written by acquirep/releasep
+  uint32_t schedtick = 0;  // incremented on every schedule; owner M only
+
+  // The local run queue: a ring that only the owner M puts to and that
+  // other Ms may steal from (see runq.h for its invariants).
+  std::atomic<uint32_t> runqhead{0};
+  std::atomic<uint32_t> runqtail{0};
+  static constexpr uint32_t runqSize = 256;  // 256: Go's size
+  std::atomic<G*> runq[runqSize] = {};
+  // runnext is the G to run next, ahead of runq: a goroutine just made
+  // runnable by the running one. Only the owner stores a non-null value.
+  std::atomic<G*> runnext{nullptr};
+
+  // Dead Gs with stacks, ready for newproc; owner M only.
+  G* gFree = nullptr;
+  int32_t gFreeN = 0;
+
+  // The P's timers, ordered by when; guarded by timers.lock.
+  timerHeap timers;
+};
+
+// sched is the global state; everything below is guarded by sched.lock
+// unless it is atomic.
+struct schedt {
+  mutex lock;
+
+  std::atomic<uint64_t> goidgen{0};
+
+  // The global run queue, FIFO, linked through G.schedlink.
+  G* runqhead = nullptr;
+  G* runqtail = nullptr;
+  std::atomic<int32_t> runqsize{0};  // written under lock; read without it as a hint
+
+  // Dead Gs spilled from the Ps' free lists. Guarded by gFreeLock.
+  mutex gFreeLock;
+  G* gFree = nullptr;
+  int32_t gFreeN = 0;
+
+  // Every G ever allocated in this Run, for teardown and tracebacks.
+  // Guarded by allglock.
+  mutex allglock;
+  std::vector<G*> allgs;
+
+  std::atomic<int32_t> ngoroutines{0};  // Gs not dead, main included
+
+  std::vector<P*> allp;
+  std::vector<M*> allm;
+
+  G* maing = nullptr;                     // the main goroutine
+  std::atomic<bool> mainGoexited{false};  // main called Goexit
+  std::atomic<bool> exiting{false};       // main returned: Run is ending
+
+  size_t stackSize = 0;  // of every goroutine's stack, set by schedinit
+  bool running = false;  // between schedinit and teardown
+};
+
+// sched is never destroyed: a goroutine that calls std::exit runs static
+// destructors while the scheduler still stands.
+extern schedt& sched;
+
+}  // namespace ringo::runtime

@@ -1,0 +1,25 @@
+# deps.sh — sourced by run.sh and test.sh: installs the Debian packages ringo
+# needs, only those missing, with one `apt-get update` first.
+#
+# build: compiler, CMake, pkg-config, GoogleTest, Google Benchmark
+# later layers and peers: liburing, OpenSSL, llhttp (C sources), wrk, curl,
+# Go 1.19 and nginx for side-by-side runs, clang for libFuzzer.
+RINGO_DEPS=(build-essential cmake pkg-config googletest libgtest-dev libbenchmark-dev
+  liburing-dev libssl-dev node-llhttp wrk curl golang-go nginx clang)
+
+ringo_install_deps() {
+  local missing=() p
+  for p in "${RINGO_DEPS[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  echo "== installing: ${missing[*]}"
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}

@@ -1,0 +1,110 @@
+// time_test.cc — Sleep and the scheduler's timers.
+#include <gtest/gtest.h>
+#include <ringo/ringo.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <chrono>
+#include <vector>
+
+#include "test_util.h"
+
+using namespace std::chrono_literals;
+using ringo::testing::Scaled;
+
+namespace {
+
+int64_t monoNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+int64_t cpuNanos() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (int64_t(ru.ru_utime.tv_sec) + ru.ru_stime.tv_sec) * 1000000000 +
+         (int64_t(ru.ru_utime.tv_usec) + ru.ru_stime.tv_usec) * 1000;
+}
+
+TEST(Sleep, NeverReturnsEarly) {
+  std::vector<int64_t> slept;
+  const std::vector<int64_t> asked = {1, 1000, 50000, 1000000, 3000000, 20000000};
+  ringo::Run([&] {
+    for (int64_t d : asked) {
+      int64_t t0 = monoNanos();
+      ringo::Sleep(std::chrono::nanoseconds(d));
+      slept.push_back(monoNanos() - t0);
+    }
+  });
+  ASSERT_EQ(slept.size(), asked.size());
+  for (size_t i = 0; i < asked.size(); i++) EXPECT_GE(slept[i], asked[i]) << "asked " << asked[i];
+}
+
+TEST(Sleep, ZeroOrNegativeReturnsAtOnceWithoutYielding) {
+  bool otherRan = false;
+  ringo::Run([&] {
+    ringo::Go([&] { otherRan = true; });
+    ringo::Sleep(0ns);
+    ringo::Sleep(-5ms);
+    EXPECT_FALSE(otherRan);
+    ringo::Sleep(1ms);
+    EXPECT_TRUE(otherRan);
+  });
+}
+
+TEST(Sleep, SleepersWakeInOrderOfDeadline) {
+  std::vector<int> order;
+  ringo::Run([&] {
+    ringo::WaitGroup wg;
+    const int delaysMs[] = {30, 10, 50, 20, 40};
+    for (int i = 0; i < 5; i++) {
+      wg.Add(1);
+      ringo::Go([&, i] {
+        ringo::Sleep(std::chrono::milliseconds(delaysMs[i]));
+        order.push_back(delaysMs[i]);
+        wg.Done();
+      });
+    }
+    wg.Wait();
+  });
+  EXPECT_EQ(order, (std::vector<int>{10, 20, 30, 40, 50}));
+}
+
+TEST(Sleep, ManySleepersAllWake) {
+  const int64_t n = Scaled(10000);
+  int64_t woke = 0;
+  int64_t early = 0;
+  ringo::Run([&] {
+    ringo::WaitGroup wg;
+    for (int64_t i = 0; i < n; i++) {
+      wg.Add(1);
+      ringo::Go([&, i] {
+        const auto d = std::chrono::microseconds(i % 997 * 7);
+        int64_t t0 = monoNanos();
+        ringo::Sleep(d);
+        if (monoNanos() - t0 < std::chrono::nanoseconds(d).count()) early++;
+        woke++;
+        wg.Done();
+      });
+      if (i % 256 == 255) ringo::Gosched();
+    }
+    wg.Wait();
+  });
+  EXPECT_EQ(woke, n);
+  EXPECT_EQ(early, 0);
+}
+
+TEST(Sleep, AnIdleSchedulerUsesNoCpu) {
+  // The only goroutine sleeps 300 ms: the M must sleep in the kernel. The
+  // bound only catches busy-waiting (which would burn ~300 ms).
+  int64_t cpu = 0;
+  ringo::Run([&] {
+    int64_t c0 = cpuNanos();
+    ringo::Sleep(300ms);
+    cpu = cpuNanos() - c0;
+  });
+  EXPECT_LT(cpu, 100 * 1000000) << "cpu ns " << cpu;
+}
+
+}  // namespace

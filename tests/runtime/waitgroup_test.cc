@@ -1,0 +1,82 @@
+// waitgroup_test.cc — WaitGroup on gopark/goready.
+#include <gtest/gtest.h>
+#include <ringo/ringo.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+
+using namespace std::chrono_literals;
+using ringo::testing::Events;
+using Seen = std::vector<std::string>;
+
+namespace {
+
+TEST(WaitGroup, WaitReturnsAfterTheLastDone) {
+  Events ev;
+  ringo::Run([&] {
+    ringo::WaitGroup wg;
+    wg.Add(3);
+    for (int i = 0; i < 3; i++)
+      ringo::Go([&, i] {
+        ringo::Sleep(std::chrono::milliseconds(2 * (i + 1)));
+        ev("done " + std::to_string(i));
+        wg.Done();
+      });
+    wg.Wait();
+    ev("waited");
+  });
+  EXPECT_EQ(ev.seen, (Seen{"done 0", "done 1", "done 2", "waited"}));
+}
+
+TEST(WaitGroup, WaitOnZeroReturnsAtOnce) {
+  bool otherRan = false;
+  ringo::Run([&] {
+    ringo::Go([&] { otherRan = true; });
+    ringo::WaitGroup wg;
+    wg.Wait();
+    EXPECT_FALSE(otherRan);  // Wait did not park
+  });
+}
+
+TEST(WaitGroup, ReleasesEveryWaiter) {
+  int released = 0;
+  ringo::Run([&] {
+    ringo::WaitGroup gate, all;
+    gate.Add(1);
+    for (int i = 0; i < 10; i++) {
+      all.Add(1);
+      ringo::Go([&] {
+        gate.Wait();
+        released++;
+        all.Done();
+      });
+    }
+    ringo::Sleep(1ms);
+    EXPECT_EQ(released, 0);
+    gate.Done();
+    all.Wait();
+  });
+  EXPECT_EQ(released, 10);
+}
+
+TEST(WaitGroup, NegativeCounterThrows) {
+  std::string what;
+  ringo::Run([&] {
+    ringo::WaitGroup wg;
+    try {
+      wg.Done();
+    } catch (const std::logic_error& e) {
+      what = e.what();
+    }
+    wg.Add(1);  // still usable: the bad Add was not applied
+    wg.Done();
+    wg.Wait();
+  });
+  EXPECT_EQ(what, "sync: negative WaitGroup counter");
+}
+
+}  // namespace
