@@ -1,7 +1,8 @@
 # RingoHelpers.cmake — one helper per kind of target.
 #
 #   ringo_add_library_sources(<dir>)   sources and public headers of one layer
-#   ringo_add_test(NAME n SOURCES ... [RESOURCE_LOCK lock...])
+#   ringo_add_test(NAME n SOURCES ... [RESOURCE_LOCK lock...] [LIBRARY target]
+#                  [TEST_PREFIX prefix.])
 #   ringo_add_example(NAME n SOURCES ...)
 include_guard(GLOBAL)
 
@@ -28,15 +29,18 @@ endfunction()
 # process under ctest. RESOURCE_LOCK serialises tests that need a fixed port
 # or both CPUs.
 function(ringo_add_test)
-  cmake_parse_arguments(T "" "NAME" "SOURCES;RESOURCE_LOCK" ${ARGN})
+  cmake_parse_arguments(T "" "NAME" "SOURCES;RESOURCE_LOCK;LIBRARY;TEST_PREFIX" ${ARGN})
+  if(NOT T_LIBRARY)
+    set(T_LIBRARY ringo::ringo)
+  endif()
   add_executable(${T_NAME} ${T_SOURCES})
   ringo_target_defaults(${T_NAME})
-  target_link_libraries(${T_NAME} PRIVATE ringo::ringo GTest::gtest GTest::gtest_main)
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBRARY} GTest::gtest GTest::gtest_main)
   set(props ENVIRONMENT "RINGO_TEST_SCALE=${RINGO_TEST_SCALE}")
   if(T_RESOURCE_LOCK)
     list(APPEND props RESOURCE_LOCK "${T_RESOURCE_LOCK}")
   endif()
-  gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 60 PROPERTIES ${props})
+  gtest_discover_tests(${T_NAME} DISCOVERY_TIMEOUT 60 TEST_PREFIX "${T_TEST_PREFIX}" PROPERTIES ${props})
 endfunction()
 
 function(ringo_add_example)

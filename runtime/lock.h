@@ -31,6 +31,11 @@ void notesleep(note* n);
 // notetsleep blocks for at most ns nanoseconds; returns whether it was woken.
 bool notetsleep(note* n, int64_t ns);
 
+// futexSleep sleeps while *addr == val, for at most ns (< 0: no limit);
+// spurious returns are allowed. futexWakeup wakes up to cnt sleepers.
+void futexSleep(std::atomic<uint32_t>* addr, uint32_t val, int64_t ns);
+void futexWakeup(std::atomic<uint32_t>* addr, int cnt);
+
 // nanotime is CLOCK_MONOTONIC in nanoseconds, the clock of every timer.
 int64_t nanotime();
 

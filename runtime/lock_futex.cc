@@ -70,6 +70,17 @@ bool notetsleep(note* n, int64_t ns) {
   return true;
 }
 
+void futexSleep(std::atomic<uint32_t>* addr, uint32_t val, int64_t ns) {
+  if (ns < 0) {
+    futex(addr, FUTEX_WAIT, val, nullptr);
+    return;
+  }
+  timespec ts{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  futex(addr, FUTEX_WAIT, val, &ts);
+}
+
+void futexWakeup(std::atomic<uint32_t>* addr, int cnt) { futex(addr, FUTEX_WAKE, uint32_t(cnt), nullptr); }
+
 int64_t nanotime() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

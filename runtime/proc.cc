@@ -70,18 +70,60 @@
 //    spawn. The closure is stored at the top of the new goroutine's stack,
 //    as Go copies the arguments of a go statement into the new frame.
 //
-// This file still runs one P on the thread that called Run; the many-P
-// machinery (stealing, spinning Ms, parking and waking Ms) builds on the same
-// structures. findRunnable marks where the netpoller and stealing go.
+// Many Ps, and where Ms sleep
+//
+// There are GOMAXPROCS Ps and as many Ms as needed to run them (Ms are only
+// created by startm when an idle P has work and no idle M exists, so there
+// are at most GOMAXPROCS of them until blocking calls arrive). An M with
+// nothing to run gives its P back (pidleput) and parks on its note (stopm);
+// Ms never exit while Run runs, because io_uring rings will belong to them.
+// Exactly one M at a time may instead block in the poller (netpoll.h) until
+// the earliest timer of any P: that is how timers fire while every M is
+// idle, and later how I/O completions arrive. Whoever adds an earlier timer
+// breaks that poll (wakeNetPoller).
+//
+// Spinning. findRunnable looks, in Go's order: the P's runnext and ring
+// (every 61st tick the global queue first), the global queue, a
+// non-blocking poll, then other Ps: four rounds over the Ps in random
+// order, stealing half a victim's ring, and on the last round its due
+// timers and its runnext. An M stealing is "spinning"; at most half the busy
+// Ps may have a spinning M (2*nmspinning < GOMAXPROCS - npidle), so idle Ms
+// do not burn the CPUs the busy ones need.
+//
+// The problem spinning solves is the lost wakeup: work appears (newproc,
+// goready, a timer) while every M is parked. The rule is that whoever makes
+// work calls wakep, which starts a spinning M if there is an idle P and no M
+// is spinning already; and a spinning M that finds work stops spinning and
+// calls wakep itself (resetspinning), so the next piece of work has a
+// spinner too. The delicate dance is the moment a spinning M gives up: it
+// (1) puts its P on the idle list, (2) decrements nmspinning, and (3) checks
+// every P's run queue once more, taking an idle P back if any has work. A
+// producer does the reverse: (1) queues the work, (2) reads nmspinning in
+// wakep. Both sides use sequentially consistent atomics, so one of them
+// sees the other: either the producer sees nmspinning == 0 and starts an
+// M, or the spinner's re-check sees the work.
+//
+// Exit. When main returns, goexit0 sets sched.exiting under sched.lock and
+// wakes every idle M and the poller; each M's findRunnable then returns
+// null and its thread ends, and Run (on m0) joins them. A goroutine running
+// on another M at that moment keeps its M until it next parks or yields:
+// Run cannot return before, because tearing down frees the goroutine's
+// stack. Goroutines left over are dropped, not unwound, as after os.Exit.
 
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <string>
 #include <cstring>
 #include <cxxabi.h>
 
 #include "fatal.h"
+#include "netpoll.h"
 #include "proc.h"
 #include "ringo/go.h"
 #include "ringo/run.h"
@@ -116,6 +158,10 @@ namespace {
 std::atomic<uint64_t> statGsAllocated{0};
 std::atomic<uint64_t> statStarted{0};
 std::atomic<uint64_t> statDropped{0};
+std::atomic<uint64_t> statSpinning{0};
+std::atomic<int32_t> statMaxSpinning{0};
+std::atomic<uint64_t> statSteals{0};
+std::atomic<uint64_t> statMs{0};
 
 // Free-list bounds: Go's numbers. A P keeps at most 64 dead Gs and spills
 // down to 32 into the global list; gfget refills up to 32 from it.
@@ -305,6 +351,151 @@ G* newproc1(size_t size, void** storage) {
   return newproc1p(mp->p, size, storage);
 }
 
+// ---- Ms and Ps ----------------------------------------------------------
+
+static void acquirep(M* mp, P* pp) {
+  if (mp->p != nullptr || pp->m != nullptr) fatal("acquirep: already in use");
+  mp->p = pp;
+  pp->m = mp;
+  pp->status.store(Prunning, std::memory_order_relaxed);
+}
+
+static P* releasep(M* mp) {
+  P* pp = mp->p;
+  if (pp == nullptr || pp->m != mp) fatal("releasep: invalid p state");
+  pp->m = nullptr;
+  pp->status.store(Pidle, std::memory_order_relaxed);
+  mp->p = nullptr;
+  return pp;
+}
+
+// pidleput puts pp on the idle list. sched.lock held.
+static void pidleput(P* pp) {
+  if (!runqempty(pp)) fatal("pidleput: P has non-empty run queue");
+  pp->link = sched.pidle;
+  sched.pidle = pp;
+  sched.npidle.fetch_add(1);
+}
+
+// pidleget takes an idle P, or null. sched.lock held.
+static P* pidleget() {
+  P* pp = sched.pidle;
+  if (pp != nullptr) {
+    sched.pidle = pp->link;
+    pp->link = nullptr;
+    sched.npidle.fetch_sub(1);
+  }
+  return pp;
+}
+
+// mget takes an idle M, or null. sched.lock held.
+static M* mget() {
+  M* mp = sched.midle;
+  if (mp != nullptr) {
+    sched.midle = mp->schedlink;
+    mp->schedlink = nullptr;
+    sched.nmidle.fetch_sub(1);
+  }
+  return mp;
+}
+
+static void checkdead();
+
+// mput puts mp on the idle list. sched.lock held.
+static void mput(M* mp) {
+  mp->schedlink = sched.midle;
+  sched.midle = mp;
+  sched.nmidle.fetch_add(1);
+  checkdead();
+}
+
+static void noteSpinning() {
+  statSpinning.fetch_add(1, std::memory_order_relaxed);
+  int32_t n = sched.nmspinning.load();
+  int32_t max = statMaxSpinning.load(std::memory_order_relaxed);
+  while (n > max && !statMaxSpinning.compare_exchange_weak(max, n)) {
+  }
+}
+
+static M* allocmLocked();
+static void newm(M* mp);
+
+// startm runs some M with P pp (or an idle P if pp is null). spinning: the
+// caller incremented nmspinning for it, and the M starts spinning. If there
+// is no idle P, it undoes the caller's increment.
+static void startm(P* pp, bool spinning) {
+  lock(&sched.lock);
+  if (sched.exiting.load()) {
+    unlock(&sched.lock);
+    if (spinning) sched.nmspinning.fetch_sub(1);
+    return;
+  }
+  if (pp == nullptr) {
+    pp = pidleget();
+    if (pp == nullptr) {
+      unlock(&sched.lock);
+      if (spinning && sched.nmspinning.fetch_sub(1) < 1) fatal("startm: negative nmspinning");
+      return;
+    }
+  }
+  M* nmp = mget();
+  if (nmp == nullptr) {
+    // Recorded in allm under the lock that saw !exiting, so teardown joins it.
+    nmp = allocmLocked();
+    nmp->nextp = pp;
+    nmp->spinning = spinning;
+    unlock(&sched.lock);
+    newm(nmp);
+    return;
+  }
+  if (nmp->spinning) fatal("startm: m is spinning");
+  if (nmp->nextp) fatal("startm: m has p");
+  nmp->spinning = spinning;
+  nmp->nextp = pp;
+  unlock(&sched.lock);
+  notewakeup(&nmp->park);
+}
+
+// wakep starts a spinning M for new work if there is an idle P and no M is
+// spinning already (see "Spinning").
+static void wakep() {
+  if (sched.npidle.load() == 0) return;
+  int32_t zero = 0;
+  if (sched.nmspinning.load() != 0 || !sched.nmspinning.compare_exchange_strong(zero, 1)) return;
+  noteSpinning();
+  startm(nullptr, true);
+}
+
+// resetspinning: a spinning M found work. It stops spinning and, if it was
+// the last spinner, wakes another so the next work has one.
+static void resetspinning(M* mp) {
+  mp->spinning = false;
+  int32_t n = sched.nmspinning.fetch_sub(1) - 1;
+  if (n < 0) fatal("resetspinning: negative nmspinning");
+  wakep();
+}
+
+// stopm parks mp until startm hands it a P. Returns false if Run is ending.
+static bool stopm(M* mp) {
+  if (mp->p) fatal("stopm: holding p");
+  if (mp->spinning) fatal("stopm: spinning");
+  lock(&sched.lock);
+  if (sched.exiting.load()) {
+    unlock(&sched.lock);
+    return false;
+  }
+  mput(mp);
+  unlock(&sched.lock);
+  notesleep(&mp->park);
+  noteclear(&mp->park);
+  if (mp->nextp == nullptr) return false;  // woken for exit
+  acquirep(mp, mp->nextp);
+  mp->nextp = nullptr;
+  return true;
+}
+
+// ---- making goroutines runnable ------------------------------------------
+
 // newprocStart makes gp runnable: runnext of the current P.
 void newprocStart(G* gp, entryFn entry, void* arg) {
   gp->entry = entry;
@@ -313,9 +504,61 @@ void newprocStart(G* gp, entryFn entry, void* arg) {
   statStarted.fetch_add(1, std::memory_order_relaxed);
   casgstatus(gp, Gdead, Grunnable);
   runqput(getm()->p, gp, true);
+  if (sched.mainStarted) wakep();
 }
 
 void abandonproc(G* gp) noexcept { gfput(getm()->p, gp); }
+
+void goready(G* gp) {
+  M* mp = getm();
+  if (mp == nullptr || mp->p == nullptr) fatal("goready: not on an M with a P");
+  casgstatus(gp, Gwaiting, Grunnable);
+  runqput(mp->p, gp, true);
+  wakep();
+}
+
+// injectglist makes a list of Gwaiting Gs (from the poller) runnable. With a
+// P they go to its queue; without, to the global queue, with an M started
+// for each idle P they can keep busy.
+static void injectglist(M* mp, G* list) {
+  if (list == nullptr) return;
+  int n = 0;
+  for (G* gp = list; gp; gp = gp->schedlink) {
+    casgstatus(gp, Gwaiting, Grunnable);
+    n++;
+  }
+  if (mp->p == nullptr) {
+    lock(&sched.lock);
+    while (list) {
+      G* next = list->schedlink;
+      globrunqput(list);
+      list = next;
+    }
+    unlock(&sched.lock);
+    for (; n > 0 && sched.npidle.load() > 0; n--) startm(nullptr, false);
+    return;
+  }
+  while (list) {
+    G* next = list->schedlink;
+    list->schedlink = nullptr;
+    runqput(mp->p, list, false);
+    list = next;
+  }
+  wakep();
+}
+
+// wakeNetPoller makes sure some M will look at timers by `when`: it breaks a
+// blocked poll that would sleep past it, or wakes an M if none is polling.
+void wakeNetPoller(int64_t when) {
+  if (sched.lastpoll.load() == 0) {
+    int64_t until = sched.pollUntil.load();
+    if (until == 0 || until > when) netpollCurrent->breakPoll();
+  } else {
+    wakep();
+  }
+}
+
+// ---- exit ----------------------------------------------------------------
 
 // goexit0 is goexit's continuation on g0: gp's function returned or Goexit
 // unwound it.
@@ -324,14 +567,6 @@ G* goexit0(G* gp) {
   casgstatus(gp, Grunning, Gdead);
   sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
   const bool goexited = gp->goexiting;
-  if (gp == sched.maing) {
-    // Like Go's main returning into exit(0): Run ends now. After Goexit the
-    // other goroutines go on; checkdead reports when none is left.
-    if (goexited)
-      sched.mainGoexited.store(true);
-    else
-      sched.exiting.store(true);
-  }
   dropg(mp);
   gp->goexiting = false;
   gp->eh = {};
@@ -339,6 +574,19 @@ G* goexit0(G* gp) {
   gp->entryArg = nullptr;
   gp->waitreason = waitReason::zero;
   gfput(mp->p, gp);
+  if (gp == sched.maing) {
+    // Like Go's main returning into exit(0): Run ends now. After Goexit the
+    // other goroutines go on; checkdead reports when none is left.
+    if (goexited) {
+      sched.mainGoexited.store(true);
+    } else {
+      lock(&sched.lock);
+      sched.exiting.store(true);
+      while (M* idle = mget()) notewakeup(&idle->park);
+      unlock(&sched.lock);
+      netpollCurrent->breakPoll();
+    }
+  }
   return nullptr;
 }
 
@@ -346,6 +594,8 @@ extern "C" void ringo_goexit1() {
   mcall(goexit0);
   fatal("goexit1: dead goroutine resumed");
 }
+
+// ---- parking -------------------------------------------------------------
 
 // park_m is gopark's continuation on g0.
 static G* park_m(G* gp) {
@@ -374,29 +624,42 @@ void gopark(bool (*unlockf)(G*, void*), void* lk, waitReason reason) {
   mcall(park_m);
 }
 
-void goready(G* gp) {
-  M* mp = getm();
-  if (mp == nullptr || mp->p == nullptr) fatal("goready: not on an M with a P");
-  casgstatus(gp, Gwaiting, Grunnable);
-  runqput(mp->p, gp, true);
-}
-
 // gosched_m is Gosched's continuation on g0: the G goes to the global queue.
 static G* gosched_m(G* gp) {
   M* mp = getm();
   casgstatus(gp, Grunning, Grunnable);
   dropg(mp);
-  lockGuard g(&sched.lock);
+  lock(&sched.lock);
   globrunqput(gp);
+  unlock(&sched.lock);
+  wakep();
   return nullptr;
 }
 
-// checkdead is called when no M can ever run a goroutine again: nothing
-// runnable, no timer pending, and (with one M) this M about to sleep for
-// good. As in Go, that is a deadlock and the program stops.
+// ---- finding work --------------------------------------------------------
+
+// earliestTimer is the earliest timer of any P, 0 if none.
+static int64_t earliestTimer() {
+  int64_t first = 0;
+  for (P* pp : sched.allp) {
+    int64_t w = pp->timers.next.load(std::memory_order_relaxed);
+    if (w != 0 && (first == 0 || w < first)) first = w;
+  }
+  return first;
+}
+
+// checkdead is called with sched.lock held when an M goes idle. If no M is
+// running or polling, no goroutine can ever run again unless a timer is
+// pending: as in Go, that is a deadlock and the program stops.
 static void checkdead() {
+  const int32_t run = int32_t(sched.allm.size()) - sched.nmidle.load();
+  if (run > 0) return;
+  if (run < 0) fatal("checkdead: inconsistent counts: %d Ms, %d idle", int(sched.allm.size()),
+                     int(sched.nmidle.load()));
+  if (sched.exiting.load()) return;
   if (sched.ngoroutines.load() == 0 && sched.mainGoexited.load())
     fatal("no goroutines (main called Goexit) - deadlock!");
+  if (earliestTimer() != 0) return;  // the poller M (or the next wakep) handles it
   std::fflush(stdout);
   char line[128];
   int n = std::snprintf(line, sizeof line, "fatal error: all goroutines are asleep - deadlock!\n");
@@ -412,39 +675,179 @@ static void checkdead() {
   _exit(2);
 }
 
-// findRunnable finds a goroutine to run, sleeping the M until there is one.
-// Returns null when Run is ending. On g0.
-static G* findRunnable(M* mp) {
+static uint64_t fastrand(M* mp) {
+  // xorshift64*: cheap, per M, good enough to spread victims.
+  uint64_t x = mp->fastrand;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  mp->fastrand = x;
+  return x * 0x2545F4914F6CDD1DULL;
+}
+
+// stealWork tries to take work from other Ps: four rounds over them in
+// random order; the last round also runs their due timers and steals their
+// runnext. Returns a G, or null with *pollUntil lowered to the earliest
+// timer seen and *newWork set if timers ran (and may have readied Gs).
+static G* stealWork(M* mp, int64_t now, int64_t* pollUntil, bool* newWork) {
   P* pp = mp->p;
-  for (;;) {
-    if (sched.exiting.load(std::memory_order_relaxed)) return nullptr;
-    const int64_t now = nanotime();
-    const int64_t pollUntil = checkTimers(pp, now);
-
-    // 61: Go's fairness tick. Now and then look at the global queue first,
-    // so two goroutines that keep readying each other through runnext
-    // cannot starve it.
-    if (pp->schedtick % 61 == 0 && sched.runqsize.load(std::memory_order_relaxed) > 0) {
-      lockGuard g(&sched.lock);
-      if (G* gp = globrunqget(pp, 1)) return gp;
-    }
-    if (G* gp = runqget(pp)) return gp;
-    if (sched.runqsize.load(std::memory_order_relaxed) > 0) {
-      lockGuard g(&sched.lock);
-      if (G* gp = globrunqget(pp, 0)) return gp;
-    }
-    // Here the netpoller is polled without blocking, then other Ps' queues
-    // and timers are stolen from, once those exist.
-
-    // Nothing to run: sleep until the earliest timer.
-    if (pollUntil == 0) checkdead();
-    // A timer that fell due since checkTimers leaves no time to sleep (and a
-    // negative delay would mean "forever" to notetsleep).
-    if (const int64_t delay = pollUntil - nanotime(); delay > 0) {
-      notetsleep(&mp->park, delay);
-      noteclear(&mp->park);
+  const uint32_t n = uint32_t(sched.allp.size());
+  constexpr int kStealTries = 4;  // Go's number
+  for (int i = 0; i < kStealTries; i++) {
+    const bool stealTimersOrRunNextG = i == kStealTries - 1;
+    const uint32_t start = uint32_t(fastrand(mp) % n);
+    for (uint32_t k = 0; k < n; k++) {
+      P* p2 = sched.allp[(start + k) % n];
+      if (p2 == pp) continue;
+      if (stealTimersOrRunNextG) {
+        int64_t w = p2->timers.next.load(std::memory_order_relaxed);
+        if (w != 0 && w <= now) {
+          int64_t next = checkTimers(p2, now);
+          if (next != 0 && (*pollUntil == 0 || next < *pollUntil)) *pollUntil = next;
+          if (G* gp = runqget(pp)) return gp;  // a timer readied it onto our P
+          *newWork = true;
+        } else if (w != 0 && (*pollUntil == 0 || w < *pollUntil)) {
+          *pollUntil = w;
+        }
+      }
+      if (p2->status.load(std::memory_order_relaxed) == Pidle) continue;  // idle Ps have empty queues
+      if (G* gp = runqsteal(pp, p2, stealTimersOrRunNextG)) {
+        statSteals.fetch_add(1, std::memory_order_relaxed);
+        return gp;
+      }
     }
   }
+  return nullptr;
+}
+
+// findRunnable finds a goroutine to run, parking the M until there is one.
+// Returns null when Run is ending. On g0. See "Many Ps" and "Spinning" at
+// the top of this file.
+static G* findRunnable(M* mp) {
+top:
+  if (sched.exiting.load(std::memory_order_relaxed)) return nullptr;
+  P* pp = mp->p;
+  int64_t now = nanotime();
+  int64_t pollUntil = checkTimers(pp, now);
+
+  // 61: Go's fairness tick. Now and then look at the global queue first,
+  // then the ring before runnext, so goroutines that keep readying each
+  // other through runnext cannot starve either. (Go also relies on
+  // preemption to end a runnext chain; ringo has none, so the tick does it.)
+  const bool fairTick = pp->schedtick % 61 == 0;
+  if (fairTick && sched.runqsize.load(std::memory_order_relaxed) > 0) {
+    lockGuard g(&sched.lock);
+    if (G* gp = globrunqget(pp, 1)) return gp;
+  }
+  if (G* gp = runqget(pp, fairTick)) return gp;
+  if (sched.runqsize.load(std::memory_order_relaxed) > 0) {
+    lockGuard g(&sched.lock);
+    if (G* gp = globrunqget(pp, 0)) return gp;
+  }
+
+  // Poll the network without blocking, if anyone waits on it and no M is
+  // blocked in it (that one will deliver).
+  if (netpollCurrent->anyWaiters() && sched.lastpoll.load() != 0) {
+    if (G* list = netpollCurrent->poll(0)) {
+      G* gp = list;
+      list = list->schedlink;
+      gp->schedlink = nullptr;
+      injectglist(mp, list);
+      casgstatus(gp, Gwaiting, Grunnable);
+      return gp;
+    }
+  }
+
+  // Steal, if spinning is allowed (at most half the busy Ps have a spinner).
+  if (mp->spinning || 2 * sched.nmspinning.load() < sched.gomaxprocs - sched.npidle.load()) {
+    if (!mp->spinning) {
+      mp->spinning = true;
+      sched.nmspinning.fetch_add(1);
+      noteSpinning();
+    }
+    bool newWork = false;
+    if (G* gp = stealWork(mp, now, &pollUntil, &newWork)) return gp;
+    if (newWork) goto top;  // timers ran elsewhere and may have readied Gs
+  }
+
+  // Nothing found: give up the P.
+  lock(&sched.lock);
+  if (sched.exiting.load()) {
+    unlock(&sched.lock);
+    return nullptr;
+  }
+  if (sched.runqsize.load() > 0) {
+    G* gp = globrunqget(pp, 0);
+    unlock(&sched.lock);
+    return gp;
+  }
+  releasep(mp);
+  pidleput(pp);
+  unlock(&sched.lock);
+
+  // The delicate dance (see "Spinning"): stop spinning, then look at every
+  // queue once more, so work queued by a producer that saw us spinning is
+  // not left behind.
+  const bool wasSpinning = mp->spinning;
+  if (mp->spinning) {
+    mp->spinning = false;
+    if (sched.nmspinning.fetch_sub(1) < 1) fatal("findRunnable: negative nmspinning");
+    for (P* p2 : sched.allp) {
+      if (runqempty(p2)) continue;
+      lock(&sched.lock);
+      P* got = pidleget();
+      unlock(&sched.lock);
+      if (got != nullptr) {
+        acquirep(mp, got);
+        mp->spinning = true;
+        sched.nmspinning.fetch_add(1);
+        goto top;
+      }
+      break;
+    }
+  }
+
+  // Sleep in the poller until the earliest timer of any P (or I/O), if no
+  // other M does; else park.
+  pollUntil = earliestTimer();
+  if ((netpollCurrent->anyWaiters() || pollUntil != 0) && sched.lastpoll.exchange(0) != 0) {
+    sched.pollUntil.store(pollUntil);
+    int64_t delay = -1;
+    if (pollUntil != 0) {
+      delay = pollUntil - nanotime();
+      if (delay < 0) delay = 0;
+    }
+    G* list = sched.exiting.load() ? nullptr : netpollCurrent->poll(delay);
+    sched.pollUntil.store(0);
+    sched.lastpoll.store(nanotime());
+    lock(&sched.lock);
+    P* got = pidleget();
+    unlock(&sched.lock);
+    if (got == nullptr) {
+      injectglist(mp, list);
+    } else {
+      acquirep(mp, got);
+      if (list != nullptr) {
+        G* gp = list;
+        list = list->schedlink;
+        gp->schedlink = nullptr;
+        injectglist(mp, list);
+        casgstatus(gp, Gwaiting, Grunnable);
+        return gp;
+      }
+      if (wasSpinning) {
+        mp->spinning = true;
+        sched.nmspinning.fetch_add(1);
+      }
+      goto top;
+    }
+  } else if (pollUntil != 0) {
+    // Another M is blocked in the poller: make sure it wakes for our timer.
+    int64_t until = sched.pollUntil.load();
+    if (until == 0 || until > pollUntil) netpollCurrent->breakPoll();
+  }
+  if (!stopm(mp)) return nullptr;
+  goto top;
 }
 
 // schedule is the M's loop on g0 (see "mcall and the g0 loop"). It returns
@@ -452,8 +855,12 @@ static G* findRunnable(M* mp) {
 static void schedule(M* mp) {
   G* next = nullptr;
   for (;;) {
-    G* gp = next ? next : findRunnable(mp);
-    if (gp == nullptr) return;
+    G* gp = next;
+    if (gp == nullptr) {
+      gp = findRunnable(mp);
+      if (gp == nullptr) return;
+      if (mp->spinning) resetspinning(mp);
+    }
     execute(mp, gp);
     auto fn = mp->mcallfn;
     mp->mcallfn = nullptr;
@@ -462,6 +869,8 @@ static void schedule(M* mp) {
     next = fn(gp);
   }
 }
+
+// ---- threads -------------------------------------------------------------
 
 // newg0 describes the calling thread's own stack as the M's g0.
 static G* newg0() {
@@ -480,38 +889,142 @@ static G* newg0() {
   return g0;
 }
 
-static M* allocm(int64_t id) {
-  M* mp = new M;
-  mp->id = id;
+// minit runs on the M's own thread: everything that is per thread.
+static void minit(M* mp) {
   mp->g0 = newg0();
+  mp->ehglobals = reinterpret_cast<ehGlobals*>(abi::__cxa_get_globals());
+  mp->fastrand = 0x9E3779B97F4A7C15ULL * uint64_t(mp->id + 1) | 1;
 #ifdef RINGO_ASAN
   // While a goroutine runs, LeakSanitizer scans only its stack: keep the
-  // thread's own stack (which holds Run's caller) a root for a std::exit
+  // thread's own stack (which holds Run's caller) a root, for a std::exit
   // from a goroutine.
   __lsan_register_root_region(mp->g0->stk.lo, size_t(mp->g0->stk.hi - mp->g0->stk.lo));
 #endif
-  mp->ehglobals = reinterpret_cast<ehGlobals*>(abi::__cxa_get_globals());
+  setm(mp);
+}
+
+static void mexit([[maybe_unused]] M* mp) {
+#ifdef RINGO_ASAN
+  __lsan_unregister_root_region(mp->g0->stk.lo, size_t(mp->g0->stk.hi - mp->g0->stk.lo));
+#endif
+  setm(nullptr);
+}
+
+// allocmLocked makes an M record. sched.lock held.
+static M* allocmLocked() {
+  M* mp = new M;
+  mp->id = int64_t(sched.allm.size());
+  sched.allm.push_back(mp);
+  statMs.fetch_add(1, std::memory_order_relaxed);
   return mp;
 }
 
+static void* mstart(void* arg) {
+  M* mp = static_cast<M*>(arg);
+  minit(mp);
+  acquirep(mp, mp->nextp);
+  mp->nextp = nullptr;
+  schedule(mp);
+  if (mp->p) releasep(mp);
+  mexit(mp);
+  return nullptr;
+}
+
+// newm starts the thread of mp (from allocmLocked), which will run mp->nextp.
+static void newm(M* mp) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  // g0 stacks only run the scheduler and C++ unwinding; 1 MiB is plenty.
+  pthread_attr_setstacksize(&attr, 1 << 20);
+  int rc = pthread_create(&mp->thread, &attr, mstart, mp);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) fatal("newm: pthread_create: %s", std::strerror(rc));
+  mp->started.store(true, std::memory_order_release);
+}
+
+// ---- GOMAXPROCS ----------------------------------------------------------
+
+// cgroupCPULimit reads the cgroup v2 cpu.max quota of this process, rounded
+// up to whole CPUs; 0 when there is none.
+static int cgroupCPULimit() {
+  std::ifstream cg("/proc/self/cgroup");
+  std::string line, path;
+  while (std::getline(cg, line))
+    if (line.rfind("0::", 0) == 0) path = line.substr(3);
+  if (path.empty()) return 0;
+  std::ifstream max("/sys/fs/cgroup" + path + "/cpu.max");
+  std::string quota;
+  long long period = 0;
+  if (!(max >> quota >> period) || quota == "max" || period <= 0) return 0;
+  long long q = std::atoll(quota.c_str());
+  if (q <= 0) return 0;
+  return int((q + period - 1) / period);
+}
+
+static int parseMaxprocs(const char* s) {
+  char* end = nullptr;
+  long v = std::strtol(s, &end, 10);
+  if (end == s || *end != '\0' || v < 1 || v > 1024)
+    fatal("RINGO_MAXPROCS: want a number from 1 to 1024, got \"%s\"", s);
+  return int(v);
+}
+
+// defaultMaxprocs: the CPUs this process may run on (affinity mask, then
+// the cgroup quota), unless RINGO_MAXPROCS says otherwise.
+static int defaultMaxprocs() {
+  if (const char* env = std::getenv("RINGO_MAXPROCS"); env && *env) return parseMaxprocs(env);
+  int n = 1;
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) n = std::max(1, CPU_COUNT(&set));
+  if (int limit = cgroupCPULimit(); limit > 0) n = std::min(n, limit);
+  return n;
+}
+
+// ---- Run -----------------------------------------------------------------
+
 static void schedinit(const ringo::Options& opts) {
   sched.stackSize = stackSizeFor(opts.stack_size);
+  if (opts.maxprocs < 0 || opts.maxprocs > 1024) fatal("Run: Options::maxprocs %d out of range", opts.maxprocs);
+  sched.gomaxprocs = opts.maxprocs > 0 ? opts.maxprocs : defaultMaxprocs();
   sched.goidgen.store(0);
   sched.ngoroutines.store(0);
   sched.mainGoexited.store(false);
   sched.exiting.store(false);
+  sched.mainStarted = false;
+  sched.lastpoll.store(nanotime());
+  sched.pollUntil.store(0);
+  sched.nmspinning.store(0);
   statGsAllocated.store(0);
   statStarted.store(0);
+  statSpinning.store(0);
+  statMaxSpinning.store(0);
+  statSteals.store(0);
+  statMs.store(0);
   installTerminateHandler();
-  P* pp = new P;
-  pp->id = 0;
-  sched.allp.push_back(pp);
+  for (int i = 0; i < sched.gomaxprocs; i++) {
+    P* pp = new P;
+    pp->id = i;
+    sched.allp.push_back(pp);
+  }
+  // All but P0 start idle; P0 goes to m0.
+  for (int i = sched.gomaxprocs - 1; i > 0; i--) pidleput(sched.allp[size_t(i)]);
   sched.running = true;
 }
 
-// teardown frees everything Run made. Goroutines still alive are dropped
-// without unwinding, as os.Exit drops them.
+// teardown frees everything Run made, once every other M has exited.
+// Goroutines still alive are dropped without unwinding, as os.Exit drops them.
 static void teardown(M* m0) {
+  std::vector<M*> ms;
+  {
+    lockGuard g(&sched.lock);
+    ms = sched.allm;
+  }
+  for (M* mp : ms) {
+    if (mp == m0) continue;
+    while (!mp->started.load(std::memory_order_acquire)) sched_yield();  // newm still in pthread_create
+    pthread_join(mp->thread, nullptr);
+  }
+
   uint64_t dropped = 0;
   for (P* pp : sched.allp) {
     clearTimers(pp);
@@ -533,26 +1046,31 @@ static void teardown(M* m0) {
   sched.runqhead = sched.runqtail = nullptr;
   sched.runqsize.store(0);
   sched.maing = nullptr;
+  sched.midle = nullptr;
+  sched.nmidle.store(0);
+  sched.pidle = nullptr;
+  sched.npidle.store(0);
+  statDropped.store(dropped);
+  mexit(m0);
+  for (M* mp : ms) {
+    delete mp->g0;
+    delete mp;
+  }
   sched.allm.clear();
   sched.running = false;
-  statDropped.store(dropped);
-  setm(nullptr);
-#ifdef RINGO_ASAN
-  __lsan_unregister_root_region(m0->g0->stk.lo, size_t(m0->g0->stk.hi - m0->g0->stk.lo));
-#endif
-  delete m0->g0;
-  delete m0;
 }
 
 int runMain(entryFn entry, void* arg, const ringo::Options& opts) {
   if (getm() != nullptr || sched.running) fatal("Run: called while ringo is running (Run does not nest)");
   schedinit(opts);
-  M* m0 = allocm(0);
-  sched.allm.push_back(m0);
-  setm(m0);
+  M* m0;
+  {
+    lockGuard g(&sched.lock);
+    m0 = allocmLocked();
+  }
+  minit(m0);
   P* pp = sched.allp[0];
-  m0->p = pp;
-  pp->m = m0;
+  acquirep(m0, pp);
 
   // The main goroutine comes from the same newproc as every other one.
   void* unused = nullptr;
@@ -564,8 +1082,10 @@ int runMain(entryFn entry, void* arg, const ringo::Options& opts) {
   statStarted.fetch_add(1);
   casgstatus(maing, Gdead, Grunnable);
   runqput(pp, maing, false);
+  sched.mainStarted = true;
 
   schedule(m0);
+  if (m0->p) releasep(m0);
   teardown(m0);
   return 0;
 }
@@ -581,11 +1101,17 @@ void Gosched() {
 
 int NumGoroutine() { return runtime::sched.ngoroutines.load(std::memory_order_relaxed); }
 
+int GOMAXPROCS() { return runtime::sched.running ? runtime::sched.gomaxprocs : 0; }
+
 RuntimeStats ReadRuntimeStats() {
   RuntimeStats s;
   s.gs_allocated = runtime::statGsAllocated.load(std::memory_order_relaxed);
   s.goroutines_started = runtime::statStarted.load(std::memory_order_relaxed);
   s.dropped = runtime::statDropped.load(std::memory_order_relaxed);
+  s.ms = runtime::statMs.load(std::memory_order_relaxed);
+  s.spinning_transitions = runtime::statSpinning.load(std::memory_order_relaxed);
+  s.max_spinning = uint64_t(runtime::statMaxSpinning.load(std::memory_order_relaxed));
+  s.steals = runtime::statSteals.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -17,6 +17,10 @@ void gopark(bool (*unlockf)(G*, void*), void* lock, waitReason reason);
 // from a goroutine or from g0 of an M that holds a P.
 void goready(G* gp);
 
+// wakeNetPoller makes sure some M looks at timers by `when` (called when a
+// timer is added).
+void wakeNetPoller(int64_t when);
+
 // goexit0 is goexit's continuation on g0.
 G* goexit0(G* gp);
 

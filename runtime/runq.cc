@@ -53,12 +53,16 @@ void runqput(P* pp, G* gp, bool next) {
   }
 }
 
-G* runqget(P* pp) {
+static G* runqgetnext(P* pp) {
   G* next = pp->runnext.load(std::memory_order_relaxed);
   // Only the owner sets runnext non-null, so a failed CAS means a stealer
   // took it and there is no point retrying.
   if (next != nullptr && pp->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel))
     return next;
+  return nullptr;
+}
+
+static G* runqgethead(P* pp) {
   for (;;) {
     uint32_t h = pp->runqhead.load(std::memory_order_acquire);
     uint32_t t = pp->runqtail.load(std::memory_order_relaxed);
@@ -68,9 +72,62 @@ G* runqget(P* pp) {
   }
 }
 
+G* runqget(P* pp, bool skipNext) {
+  if (skipNext) {
+    if (G* gp = runqgethead(pp)) return gp;
+    return runqgetnext(pp);
+  }
+  if (G* gp = runqgetnext(pp)) return gp;
+  return runqgethead(pp);
+}
+
 bool runqempty(P* pp) {
   return pp->runqhead.load(std::memory_order_acquire) == pp->runqtail.load(std::memory_order_acquire) &&
          pp->runnext.load(std::memory_order_acquire) == nullptr;
+}
+
+// runqgrab copies up to half of p2's ring into pp's ring starting at slot
+// `at` (pp's tail, not yet published) and claims them from p2 by CAS.
+// Returns how many it took.
+static uint32_t runqgrab(P* p2, P* pp, uint32_t at, bool stealRunNext) {
+  for (;;) {
+    uint32_t h = p2->runqhead.load(std::memory_order_acquire);  // pairs with other takers
+    uint32_t t = p2->runqtail.load(std::memory_order_acquire);  // pairs with the owner's put
+    uint32_t n = t - h;
+    n = n - n / 2;
+    if (n == 0) {
+      if (!stealRunNext) return 0;
+      G* next = p2->runnext.load(std::memory_order_acquire);
+      if (next == nullptr) return 0;
+      if (p2->status.load(std::memory_order_relaxed) == Prunning) {
+        // The owner is probably about to run its runnext (it was readied
+        // just now by the running G): give it a moment before taking it.
+        // Go sleeps 3 us here; a short pause does the same without a syscall.
+        for (int i = 0; i < 100; i++) __builtin_ia32_pause();
+      }
+      if (!p2->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) continue;
+      pp->runq[at % kSize].store(next, std::memory_order_relaxed);
+      return 1;
+    }
+    if (n > kSize / 2) continue;  // h and t read at different times; retry
+    for (uint32_t i = 0; i < n; i++)
+      pp->runq[(at + i) % kSize].store(p2->runq[(h + i) % kSize].load(std::memory_order_relaxed),
+                                       std::memory_order_relaxed);
+    if (p2->runqhead.compare_exchange_strong(h, h + n, std::memory_order_acq_rel)) return n;
+  }
+}
+
+G* runqsteal(P* pp, P* p2, bool stealRunNext) {
+  uint32_t t = pp->runqtail.load(std::memory_order_relaxed);
+  uint32_t n = runqgrab(p2, pp, t, stealRunNext);
+  if (n == 0) return nullptr;
+  n--;
+  G* gp = pp->runq[(t + n) % kSize].load(std::memory_order_relaxed);
+  if (n == 0) return gp;
+  uint32_t h = pp->runqhead.load(std::memory_order_acquire);
+  if (t - h + n >= kSize) fatal("runqsteal: runq overflow");
+  pp->runqtail.store(t + n, std::memory_order_release);  // publishes the stolen slots
+  return gp;
 }
 
 void globrunqput(G* gp) {

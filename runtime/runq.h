@@ -24,10 +24,15 @@ namespace ringo::runtime {
 // runqput puts gp on pp's local queue; with next, into runnext (kicking the
 // old runnext to the tail). Owner only.
 void runqput(P* pp, G* gp, bool next);
-// runqget takes the next G of pp: runnext first, then the ring head.
-G* runqget(P* pp);
+// runqget takes the next G of pp: runnext first, then the ring head; with
+// skipNext, the ring head first.
+G* runqget(P* pp, bool skipNext = false);
 // runqempty reports whether pp has nothing queued.
 bool runqempty(P* pp);
+// runqsteal moves half of p2's ring to pp's (and, with stealRunNext, p2's
+// runnext when the ring is empty) and returns one of the stolen Gs to run,
+// or null. Called by pp's owner.
+G* runqsteal(P* pp, P* p2, bool stealRunNext);
 
 // globrunqput appends gp to the global queue. sched.lock held.
 void globrunqput(G* gp);

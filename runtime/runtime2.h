@@ -7,6 +7,8 @@
 
 #include <unwind.h>
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -120,14 +122,34 @@ struct M {
   bool (*waitunlockf)(G*, void*) = nullptr;
   void* waitlock = nullptr;
 
-  note park;  // where the M sleeps when there is nothing to run
+  note park;  // where the M sleeps in stopm; woken by startm or at exit
 
   ehGlobals* ehglobals = nullptr;  // this thread's libstdc++ state (fixed per thread)
+
+  // spinning: looking for work without having found any (see "Spinning" in
+  // proc.cc). Written by the M itself, and by startm before it wakes the M.
+  bool spinning = false;
+  P* nextp = nullptr;      // the P to acquire on wakeup; written by startm under sched.lock
+  M* schedlink = nullptr;  // next idle M on sched.midle; sched.lock
+  pthread_t thread{};      // for the join at teardown (not for m0)
+  std::atomic<bool> started{false};  // thread is set; written by newm
+  uint64_t fastrand = 0;   // victim order for stealing; the M itself
+};
+
+// P status. Who owns the P:
+enum Pstatus : uint32_t {
+  // Pidle: on sched.pidle, no M. Its run queue is empty; its timers stay
+  // and are run by whoever steals them or acquires the P.
+  Pidle = 0,
+  // Prunning: held by an M (P.m), which alone runs its queue's owner side.
+  Prunning = 1,
 };
 
 // P is a processor: the right to run Go code, with its own queues.
 struct P {
   int32_t id = 0;
+  std::atomic<uint32_t> status{Pidle};  // written by acquirep/releasep
+  P* link = nullptr;                    // next idle P on sched.pidle; sched.lock
   M* m = nullptr;          // the M holding it; written by acquirep/releasep
   uint32_t schedtick = 0;  // incremented on every schedule; owner M only
 
@@ -135,7 +157,12 @@ struct P {
   // other Ms may steal from (see runq.h for its invariants).
   std::atomic<uint32_t> runqhead{0};
   std::atomic<uint32_t> runqtail{0};
-  static constexpr uint32_t runqSize = 256;  // 256: Go's size
+  // 256: Go's size. The stress build shrinks it (RINGO_RUNQ_SIZE) so tests
+  // reach the overflow and steal edges.
+#ifndef RINGO_RUNQ_SIZE
+#define RINGO_RUNQ_SIZE 256
+#endif
+  static constexpr uint32_t runqSize = RINGO_RUNQ_SIZE;
   std::atomic<G*> runq[runqSize] = {};
   // runnext is the G to run next, ahead of runq: a goroutine just made
   // runnable by the running one. Only the owner stores a non-null value.
@@ -173,12 +200,29 @@ struct schedt {
 
   std::atomic<int32_t> ngoroutines{0};  // Gs not dead, main included
 
-  std::vector<P*> allp;
-  std::vector<M*> allm;
+  std::vector<P*> allp;  // fixed between schedinit and teardown
+  std::vector<M*> allm;  // sched.lock; appended by newm
+  int32_t gomaxprocs = 1;
+
+  // Idle Ms and Ps, under sched.lock; the counts are read without it.
+  M* midle = nullptr;
+  std::atomic<int32_t> nmidle{0};
+  P* pidle = nullptr;
+  std::atomic<int32_t> npidle{0};
+  std::atomic<int32_t> nmspinning{0};  // Ms with M.spinning set
+
+  // The poller: lastpoll is 0 while an M is blocked in poll (so at most one
+  // is), else the time of the last poll. pollUntil is when that blocked
+  // poll will return by itself (0: never), so a new earlier timer knows to
+  // break it.
+  std::atomic<int64_t> lastpoll{0};
+  std::atomic<int64_t> pollUntil{0};
+
+  bool mainStarted = false;  // wakep only once main runs; set before Ms exist
 
   G* maing = nullptr;                     // the main goroutine
   std::atomic<bool> mainGoexited{false};  // main called Goexit
-  std::atomic<bool> exiting{false};       // main returned: Run is ending
+  std::atomic<bool> exiting{false};       // main returned: Run is ending; set under sched.lock
 
   size_t stackSize = 0;  // of every goroutine's stack, set by schedinit
   bool running = false;  // between schedinit and teardown

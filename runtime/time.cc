@@ -67,10 +67,13 @@ void addtimer(P* pp, timer* t) {
   if (t->heapIndex != -1) fatal("addtimer: timer already queued");
   if (t->when <= 0) fatal("addtimer: bad when %lld", (long long)t->when);
   timerHeap& th = pp->timers;
-  lockGuard g(&th.lock);
-  th.heap.push_back(t);
-  siftUp(th.heap, th.heap.size() - 1);
-  updateNext(th);
+  {
+    lockGuard g(&th.lock);
+    th.heap.push_back(t);
+    siftUp(th.heap, th.heap.size() - 1);
+    updateNext(th);
+  }
+  wakeNetPoller(t->when);
 }
 
 bool deltimer(P* pp, timer* t) {

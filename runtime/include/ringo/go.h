@@ -43,4 +43,9 @@ void Gosched();
 // one and the main goroutine included.
 int NumGoroutine();
 
+// GOMAXPROCS returns the number of Ps of the running scheduler (see
+// Options::maxprocs), or 0 outside Run. Unlike Go's, it cannot be changed
+// while Run runs.
+int GOMAXPROCS();
+
 }  // namespace ringo

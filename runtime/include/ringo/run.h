@@ -18,6 +18,11 @@
 namespace ringo {
 
 struct Options {
+  // Number of Ps: goroutines running at once on separate threads. 0 means
+  // RINGO_MAXPROCS from the environment, else the CPUs this process may use
+  // (its affinity mask, capped by a cgroup v2 cpu.max quota).
+  int maxprocs = 0;
+
   // Size of every goroutine's stack in bytes (reserved, not committed: only
   // the pages a goroutine touches use memory). 0 means RINGO_STACK_SIZE from
   // the environment, else 256 KiB. Rounded up to the page size.

@@ -18,6 +18,14 @@ struct RuntimeStats {
   // Goroutines still alive when the last Run's main goroutine returned:
   // dropped without unwinding.
   uint64_t dropped = 0;
+  // Ms (OS threads) the current or last Run started, m0 included.
+  uint64_t ms = 0;
+  // How often an M started spinning (looking for work to steal), and the
+  // most Ms seen spinning at once: at most half the busy Ps.
+  uint64_t spinning_transitions = 0;
+  uint64_t max_spinning = 0;
+  // Successful steals from another P's run queue.
+  uint64_t steals = 0;
 };
 
 // ReadRuntimeStats returns a snapshot; it may be called from any thread, in or

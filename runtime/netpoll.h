@@ -1,0 +1,42 @@
+// netpoll.h — the scheduler's side of the network poller (Go's netpoll.go).
+//
+// The runtime knows nothing of sockets. A poller registers itself with
+// netpollRegister and offers the scheduler three calls:
+//
+//   poll(delay)   delay < 0 blocks, 0 polls, > 0 waits up to delay ns.
+//                 Returns the goroutines whose I/O completed, still
+//                 Gwaiting, linked through G.schedlink (null if none).
+//   breakPoll()   makes a blocked poll return now, or the next one return
+//                 at once if none is blocked.
+//   anyWaiters()  whether any goroutine is parked on I/O.
+//
+// findRunnable calls poll in exactly two places: poll(0) before stealing
+// when anyWaiters(), and a blocking poll until the earliest timer once the M
+// has dropped its P (at most one M at a time, see sched.lastpoll). Until a
+// real poller registers, netpoll_stub.cc sleeps on a futex there, which is
+// how an idle M waits for the next timer.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime2.h"
+
+namespace ringo::runtime {
+
+struct netpoller {
+  G* (*poll)(int64_t delay);
+  void (*breakPoll)();
+  bool (*anyWaiters)();
+};
+
+// netpollRegister installs p; null restores the stub. Call it only while
+// no Run is active.
+void netpollRegister(const netpoller* p);
+
+// netpollStub is the poller used when none is registered.
+const netpoller* netpollStub();
+
+// The registered poller (never null).
+extern const netpoller* netpollCurrent;
+
+}  // namespace ringo::runtime

@@ -1,0 +1,47 @@
+// netpoll_stub.cc — the poller with no I/O: the blocking poll just sleeps
+// until the delay runs out or breakPoll is called (Go's netpoll_stub.go).
+#include "fatal.h"
+#include "lock.h"
+#include "netpoll.h"
+
+namespace ringo::runtime {
+namespace {
+
+// pending is 1 when a break has been requested and not yet consumed; the
+// futex word the blocked poll sleeps on.
+std::atomic<uint32_t> pending{0};
+
+G* stubPoll(int64_t delay) {
+  if (delay == 0) {
+    pending.store(0, std::memory_order_relaxed);
+    return nullptr;
+  }
+  const int64_t deadline = delay > 0 ? nanotime() + delay : 0;
+  while (pending.exchange(0, std::memory_order_acquire) == 0) {
+    int64_t left = -1;
+    if (delay > 0) {
+      left = deadline - nanotime();
+      if (left <= 0) break;
+    }
+    futexSleep(&pending, 0, left);
+  }
+  return nullptr;
+}
+
+void stubBreak() {
+  if (pending.exchange(1, std::memory_order_release) == 0) futexWakeup(&pending, 1);
+}
+
+bool stubAnyWaiters() { return false; }
+
+const netpoller stub{stubPoll, stubBreak, stubAnyWaiters};
+
+}  // namespace
+
+const netpoller* netpollCurrent = &stub;
+
+const netpoller* netpollStub() { return &stub; }
+
+void netpollRegister(const netpoller* p) { netpollCurrent = p ? p : &stub; }
+
+}  // namespace ringo::runtime
