@@ -727,8 +727,9 @@ static G* findRunnable(M* mp) {
 top:
   if (sched.exiting.load(std::memory_order_relaxed)) return nullptr;
   P* pp = mp->p;
-  int64_t now = nanotime();
-  int64_t pollUntil = checkTimers(pp, now);
+  // The clock is read only when some P has timers: the common path
+  // (runnext, the local ring) makes no clock call.
+  int64_t pollUntil = checkTimers(pp, 0);
 
   // 61: Go's fairness tick. Now and then look at the global queue first,
   // then the ring before runnext, so goroutines that keep readying each
@@ -766,7 +767,7 @@ top:
       noteSpinning();
     }
     bool newWork = false;
-    if (G* gp = stealWork(mp, now, &pollUntil, &newWork)) return gp;
+    if (G* gp = stealWork(mp, nanotime(), &pollUntil, &newWork)) return gp;
     if (newWork) goto top;  // timers ran elsewhere and may have readied Gs
   }
 

@@ -88,7 +88,9 @@ bool deltimer(P* pp, timer* t) {
 int64_t checkTimers(P* pp, int64_t now) {
   timerHeap& th = pp->timers;
   int64_t next = th.next.load(std::memory_order_relaxed);
-  if (next == 0 || next > now) return next;
+  if (next == 0) return 0;
+  if (now == 0) now = nanotime();
+  if (next > now) return next;
   lock(&th.lock);
   while (!th.heap.empty() && th.heap[0]->when <= now) {
     timer* t = th.heap[0];

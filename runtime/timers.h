@@ -37,8 +37,9 @@ struct timerHeap {
 void addtimer(P* pp, timer* t);
 // deltimer removes t if it is still queued; returns whether it was.
 bool deltimer(P* pp, timer* t);
-// checkTimers runs every timer of pp that is due at now and returns the
-// earliest when still queued (0 if none).
+// checkTimers runs every timer of pp that is due at now (0: read the clock,
+// only if pp has timers) and returns the earliest when still queued (0 if
+// none).
 int64_t checkTimers(P* pp, int64_t now);
 // clearTimers drops every queued timer without running it (teardown).
 void clearTimers(P* pp);

@@ -31,12 +31,17 @@ void abandonproc(G* gp) noexcept;
 template <class C>
 void invokeClosure(void* p) {
   C* c = static_cast<C*>(p);
-  // Destroys the closure on return, exception and Goexit alike.
-  struct destroy {
-    C* c;
-    ~destroy() { c->~C(); }
-  } d{c};
-  (*c)();
+  if constexpr (std::is_trivially_destructible_v<C>) {
+    // Nothing to destroy, and no landing pad for Goexit's unwind to stop at.
+    (*c)();
+  } else {
+    // Destroys the closure on return, exception and Goexit alike.
+    struct destroy {
+      C* c;
+      ~destroy() { c->~C(); }
+    } d{c};
+    (*c)();
+  }
 }
 
 template <class C>
