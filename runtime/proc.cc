@@ -88,7 +88,7 @@
 // order, stealing half a victim's ring, and on the last round its due
 // timers and its runnext. An M stealing is "spinning"; at most half the busy
 // Ps may have a spinning M (2*nmspinning < GOMAXPROCS - npidle), so idle Ms
-// do not burn the CPUs the busy ones need.
+// do not burn the CPUs the busy ones need; trySpin enforces it with a CAS.
 //
 // The problem spinning solves is the lost wakeup: work appears (newproc,
 // goready, a timer) while every M is parked. The rule is that whoever makes
@@ -419,6 +419,20 @@ static void noteSpinning() {
 
 static M* allocmLocked();
 static void newm(M* mp);
+
+// trySpin counts the caller in nmspinning if the bound allows: fewer than
+// half the busy Ps have a spinner. The CAS makes the bound exact; Go's plain
+// check lets two Ms slip past it together.
+static bool trySpin() {
+  int32_t n = sched.nmspinning.load();
+  for (;;) {
+    if (2 * n >= sched.gomaxprocs - sched.npidle.load()) return false;
+    if (sched.nmspinning.compare_exchange_weak(n, n + 1)) {
+      noteSpinning();
+      return true;
+    }
+  }
+}
 
 // startm runs some M with P pp (or an idle P if pp is null). spinning: the
 // caller incremented nmspinning for it, and the M starts spinning. If there
@@ -760,12 +774,8 @@ top:
   }
 
   // Steal, if spinning is allowed (at most half the busy Ps have a spinner).
-  if (mp->spinning || 2 * sched.nmspinning.load() < sched.gomaxprocs - sched.npidle.load()) {
-    if (!mp->spinning) {
-      mp->spinning = true;
-      sched.nmspinning.fetch_add(1);
-      noteSpinning();
-    }
+  if (!mp->spinning && trySpin()) mp->spinning = true;
+  if (mp->spinning) {
     bool newWork = false;
     if (G* gp = stealWork(mp, nanotime(), &pollUntil, &newWork)) return gp;
     if (newWork) goto top;  // timers ran elsewhere and may have readied Gs
@@ -795,15 +805,17 @@ top:
     if (sched.nmspinning.fetch_sub(1) < 1) fatal("findRunnable: negative nmspinning");
     for (P* p2 : sched.allp) {
       if (runqempty(p2)) continue;
+      // If another M may spin, that one will find the work.
+      if (!trySpin()) break;
       lock(&sched.lock);
       P* got = pidleget();
       unlock(&sched.lock);
       if (got != nullptr) {
         acquirep(mp, got);
         mp->spinning = true;
-        sched.nmspinning.fetch_add(1);
         goto top;
       }
+      sched.nmspinning.fetch_sub(1);
       break;
     }
   }
@@ -836,10 +848,7 @@ top:
         casgstatus(gp, Gwaiting, Grunnable);
         return gp;
       }
-      if (wasSpinning) {
-        mp->spinning = true;
-        sched.nmspinning.fetch_add(1);
-      }
+      if (wasSpinning && trySpin()) mp->spinning = true;
       goto top;
     }
   } else if (pollUntil != 0) {
