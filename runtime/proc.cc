@@ -741,9 +741,10 @@ static G* findRunnable(M* mp) {
 top:
   if (sched.exiting.load(std::memory_order_relaxed)) return nullptr;
   P* pp = mp->p;
-  // The clock is read only when some P has timers: the common path
+  // The clock is read only when the P has timers: the common path
   // (runnext, the local ring) makes no clock call.
-  int64_t pollUntil = checkTimers(pp, 0);
+  int64_t pollUntil = 0;
+  if (pp->timers.next.load(std::memory_order_relaxed) != 0) pollUntil = checkTimers(pp, 0);
 
   // 61: Go's fairness tick. Now and then look at the global queue first,
   // then the ring before runnext, so goroutines that keep readying each
