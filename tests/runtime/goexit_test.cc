@@ -83,14 +83,10 @@ void level1(Events& ev) {
 TEST(Goexit, RunsDestructorsAndDefersFromDeepFramesInLifoOrder) {
   Events ev;
   ringo::Run([&] {
-    ringo::WaitGroup wg;
-    wg.Add(1);
-    ringo::Go([&] {
-      RINGO_DEFER(wg.Done());
+    ringo::testing::GoAndWait([&] {
       level1(ev);
       ev("after level1");
     });
-    wg.Wait();
   });
   EXPECT_EQ(ev.seen, (Seen{"defer3", "~c", "defer2", "~b", "defer1b", "~a", "defer1a"}));
 }
@@ -140,10 +136,7 @@ TEST(Goexit, LeavesOtherGoroutinesRunning) {
 TEST(Goexit, TypedCatchesNeverSeeIt) {
   Events ev;
   ringo::Run([&] {
-    ringo::WaitGroup wg;
-    wg.Add(1);
-    ringo::Go([&] {
-      RINGO_DEFER(wg.Done());
+    ringo::testing::GoAndWait([&] {
       try {
         try {
           ringo::Goexit();
@@ -157,7 +150,6 @@ TEST(Goexit, TypedCatchesNeverSeeIt) {
       }
       ev("survived");
     });
-    wg.Wait();
   });
   EXPECT_TRUE(ev.seen.empty()) << ev.seen.front();
 }
@@ -165,10 +157,7 @@ TEST(Goexit, TypedCatchesNeverSeeIt) {
 TEST(Goexit, CatchAllThatRethrowsLetsItThrough) {
   Events ev;
   ringo::Run([&] {
-    ringo::WaitGroup wg;
-    wg.Add(1);
-    ringo::Go([&] {
-      RINGO_DEFER(wg.Done());
+    ringo::testing::GoAndWait([&] {
       try {
         ringo::Goexit();
       } catch (...) {
@@ -177,7 +166,6 @@ TEST(Goexit, CatchAllThatRethrowsLetsItThrough) {
       }
       ev("survived");
     });
-    wg.Wait();
   });
   EXPECT_EQ(ev.seen, (Seen{"cleanup in catch(...)"}));
 }
@@ -185,10 +173,7 @@ TEST(Goexit, CatchAllThatRethrowsLetsItThrough) {
 TEST(Goexit, InsideACatchBlockStillUnwinds) {
   Events ev;
   ringo::Run([&] {
-    ringo::WaitGroup wg;
-    wg.Add(1);
-    ringo::Go([&] {
-      RINGO_DEFER(wg.Done());
+    ringo::testing::GoAndWait([&] {
       try {
         throw std::runtime_error("handled");
       } catch (const std::runtime_error& e) {
@@ -197,7 +182,6 @@ TEST(Goexit, InsideACatchBlockStillUnwinds) {
       }
       ev("survived");
     });
-    wg.Wait();
     // The goroutine's caught exception was released by the unwind.
     ev(std::uncaught_exceptions() == 0 && !std::current_exception() ? "clean" : "dirty");
   });

@@ -26,19 +26,6 @@ namespace {
 
 const ringo::Options kTwoPs{.maxprocs = 2};
 
-int64_t monoNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-int64_t cpuNanos() {
-  rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (int64_t(ru.ru_utime.tv_sec) + ru.ru_stime.tv_sec) * 1000000000 +
-         (int64_t(ru.ru_utime.tv_usec) + ru.ru_stime.tv_usec) * 1000;
-}
-
 int currentP() { return ringo::runtime::getm()->p->id; }
 
 int threadCount() {
@@ -51,8 +38,8 @@ int threadCount() {
 }
 
 void spinFor(int64_t ns) {
-  int64_t end = monoNanos() + ns;
-  while (monoNanos() < end) {
+  int64_t end = ringo::testing::MonoNanos() + ns;
+  while (ringo::testing::MonoNanos() < end) {
   }
 }
 
@@ -215,9 +202,9 @@ TEST(Sched, IdleProgramUsesNoCpu) {
   ringo::Run(
       [&] {
         ringo::Go([] { ringo::Sleep(2s); });
-        int64_t c0 = cpuNanos();
+        int64_t c0 = ringo::testing::CpuNanos();
         ringo::Sleep(2s);
-        cpu = cpuNanos() - c0;
+        cpu = ringo::testing::CpuNanos() - c0;
       },
       kTwoPs);
   EXPECT_LT(cpu, 200 * 1000000) << "cpu ns " << cpu;
@@ -233,9 +220,9 @@ TEST(Sched, TimersAcrossPsNeverFireEarlyAndAllFire) {
         for (int64_t i = 0; i < n; i++) {
           ringo::Go([&, i] {
             const int64_t d = (i * 7919) % 20000 * 1000;  // 0 to 20 ms
-            const int64_t t0 = monoNanos();
+            const int64_t t0 = ringo::testing::MonoNanos();
             ringo::Sleep(std::chrono::nanoseconds(d));
-            if (monoNanos() - t0 < d) early++;
+            if (ringo::testing::MonoNanos() - t0 < d) early++;
             fired++;
             wg.Done();
           });
@@ -268,8 +255,8 @@ TEST(Sched, TimerOfABusyPIsRunByAnIdleOne) {
         ringo::Gosched();  // let the sleeper park first
         ringo::Go([&] {
           hogP = currentP();
-          const int64_t end = monoNanos() + 5000000000LL;
-          while (!woke && monoNanos() < end) {
+          const int64_t end = ringo::testing::MonoNanos() + 5000000000LL;
+          while (!woke && ringo::testing::MonoNanos() < end) {
           }
           hogSawWake = woke;
           wg.Done();

@@ -1,6 +1,12 @@
 // test_util.h — shared helpers for the runtime tests.
 #pragma once
 
+#include <ringo/defer.h>
+#include <ringo/go.h>
+#include <ringo/waitgroup.h>
+#include <sys/resource.h>
+#include <time.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -23,5 +29,33 @@ struct Events {
   std::vector<std::string> seen;
   void operator()(std::string e) { seen.push_back(std::move(e)); }
 };
+
+// MonoNanos is CLOCK_MONOTONIC, the clock of ringo's timers.
+inline int64_t MonoNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// CpuNanos is the CPU time the whole process has used (all threads).
+inline int64_t CpuNanos() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (int64_t(ru.ru_utime.tv_sec) + ru.ru_stime.tv_sec) * 1000000000 +
+         (int64_t(ru.ru_utime.tv_usec) + ru.ru_stime.tv_usec) * 1000;
+}
+
+// GoAndWait runs fn in a new goroutine and parks until it has ended, by
+// return or by Goexit. Call it from a goroutine.
+template <class F>
+void GoAndWait(F fn) {
+  ringo::WaitGroup wg;
+  wg.Add(1);
+  ringo::Go([&] {
+    RINGO_DEFER(wg.Done());
+    fn();
+  });
+  wg.Wait();
+}
 
 }  // namespace ringo::testing

@@ -14,27 +14,14 @@ using ringo::testing::Scaled;
 
 namespace {
 
-int64_t monoNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-int64_t cpuNanos() {
-  rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (int64_t(ru.ru_utime.tv_sec) + ru.ru_stime.tv_sec) * 1000000000 +
-         (int64_t(ru.ru_utime.tv_usec) + ru.ru_stime.tv_usec) * 1000;
-}
-
 TEST(Sleep, NeverReturnsEarly) {
   std::vector<int64_t> slept;
   const std::vector<int64_t> asked = {1, 1000, 50000, 1000000, 3000000, 20000000};
   ringo::Run([&] {
     for (int64_t d : asked) {
-      int64_t t0 = monoNanos();
+      int64_t t0 = ringo::testing::MonoNanos();
       ringo::Sleep(std::chrono::nanoseconds(d));
-      slept.push_back(monoNanos() - t0);
+      slept.push_back(ringo::testing::MonoNanos() - t0);
     }
   });
   ASSERT_EQ(slept.size(), asked.size());
@@ -81,9 +68,9 @@ TEST(Sleep, ManySleepersAllWake) {
       wg.Add(1);
       ringo::Go([&, i] {
         const auto d = std::chrono::microseconds(i % 997 * 7);
-        int64_t t0 = monoNanos();
+        int64_t t0 = ringo::testing::MonoNanos();
         ringo::Sleep(d);
-        if (monoNanos() - t0 < std::chrono::nanoseconds(d).count()) early++;
+        if (ringo::testing::MonoNanos() - t0 < std::chrono::nanoseconds(d).count()) early++;
         woke++;
         wg.Done();
       });
@@ -100,9 +87,9 @@ TEST(Sleep, AnIdleSchedulerUsesNoCpu) {
   // bound only catches busy-waiting (which would burn ~300 ms).
   int64_t cpu = 0;
   ringo::Run([&] {
-    int64_t c0 = cpuNanos();
+    int64_t c0 = ringo::testing::CpuNanos();
     ringo::Sleep(300ms);
-    cpu = cpuNanos() - c0;
+    cpu = ringo::testing::CpuNanos() - c0;
   });
   EXPECT_LT(cpu, 100 * 1000000) << "cpu ns " << cpu;
 }
