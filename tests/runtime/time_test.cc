@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -40,22 +41,35 @@ TEST(Sleep, ZeroOrNegativeReturnsAtOnceWithoutYielding) {
   });
 }
 
-TEST(Sleep, SleepersWakeInOrderOfDeadline) {
-  std::vector<int> order;
+TEST(Sleep, ATimerDueWhileTheThreadIsBusyFiresAtTheNextSchedulingPoint) {
+  // One P. Five sleepers with different deadlines; main then keeps the P
+  // past all of them without yielding. Every timer is due by the time main
+  // parks, and each sleeper wakes exactly once, none early.
+  std::vector<int> woke;
+  int early = 0;
   ringo::Run([&] {
     ringo::WaitGroup wg;
-    const int delaysMs[] = {30, 10, 50, 20, 40};
-    for (int i = 0; i < 5; i++) {
+    const int delaysMs[] = {3, 1, 5, 2, 4};
+    for (int ms : delaysMs) {
       wg.Add(1);
-      ringo::Go([&, i] {
-        ringo::Sleep(std::chrono::milliseconds(delaysMs[i]));
-        order.push_back(delaysMs[i]);
+      ringo::Go([&, ms] {
+        const int64_t t0 = ringo::testing::MonoNanos();
+        ringo::Sleep(std::chrono::milliseconds(ms));
+        if (ringo::testing::MonoNanos() - t0 < ms * 1000000LL) early++;
+        woke.push_back(ms);
         wg.Done();
       });
     }
+    ringo::Gosched();  // all five park in Sleep
+    const int64_t end = ringo::testing::MonoNanos() + 10 * 1000000LL;
+    while (ringo::testing::MonoNanos() < end) {
+    }
+    EXPECT_TRUE(woke.empty());  // nothing ran while main held the P
     wg.Wait();
   });
-  EXPECT_EQ(order, (std::vector<int>{10, 20, 30, 40, 50}));
+  std::sort(woke.begin(), woke.end());
+  EXPECT_EQ(woke, (std::vector<int>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(early, 0);
 }
 
 TEST(Sleep, ManySleepersAllWake) {
