@@ -1,83 +1,118 @@
 #!/usr/bin/env bash
-# test.sh — installs what is missing, then builds and runs every test suite in
-# every build variant (the CI matrix). Usage: ./test.sh [variant...]
+# test.sh — installs what is missing, then configures, builds and tests every
+# variant of the CI matrix. Usage: ./test.sh [variant...]   (default: all)
 #
-# Each variant is one line in VARIANTS: a name, then its CMake arguments and
-# environment. All variants run the same test list; the script checks that.
+# Prints the time of each stage, the tests each variant ran, and last a line
+# "N passed, N failed, N skipped" (totals); exits non-zero if anything failed.
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/deps.sh
 
-declare -A VARIANT_CMAKE=(
-  [release]="-DCMAKE_BUILD_TYPE=RelWithDebInfo"
-  [asan]="-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=address,undefined -DRINGO_TEST_SCALE=0.1"
+# The matrix, one entry per variant, built in build-<name>/:
+#   name | CMake arguments | environment for ctest | extra ctest arguments
+# Fields are split on spaces. Variants with the same extra ctest arguments
+# must run the same number of tests, so a test binary lost in one variant
+# fails the run instead of passing quietly.
+VARIANTS=(
+  "release | -DCMAKE_BUILD_TYPE=RelWithDebInfo | |"
+  "asan    | -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=address,undefined -DRINGO_TEST_SCALE=0.1
+           | ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 |"
+  # Later, one entry each, e.g.:
+  # "tsan  | -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=thread -DRINGO_TEST_SCALE=0.1 | TSAN_OPTIONS=halt_on_error=1 |"
+  # "epoll | -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_POLLER=epoll | |"
+  # "fuzz  | -DCMAKE_CXX_COMPILER=clang++ -DRINGO_FUZZ=ON | | -L fuzz"
 )
-declare -A VARIANT_ENV=(
-  [release]=""
-  [asan]="ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1"
-)
-ALL_VARIANTS=(release asan)
+COMMON_CMAKE=(-DRINGO_WERROR=ON)
+CTEST=(ctest -j2 --output-on-failure --timeout 300 --no-tests=error)
 
-variants=("$@")
-if ((${#variants[@]} == 0)); then variants=("${ALL_VARIANTS[@]}"); fi
-for v in "${variants[@]}"; do
-  [[ -n "${VARIANT_CMAKE[$v]+x}" ]] || { echo "unknown variant: $v (have: ${ALL_VARIANTS[*]})" >&2; exit 2; }
+declare -A V_CMAKE V_ENV V_CTEST
+ALL=()
+for entry in "${VARIANTS[@]}"; do
+  IFS='|' read -r name cmake_args env_args ctest_args <<<"${entry//$'\n'/ }"
+  name=${name//[[:space:]]/}
+  ALL+=("$name")
+  V_CMAKE[$name]=$cmake_args V_ENV[$name]=$env_args V_CTEST[$name]=$ctest_args
+done
+
+selected=("$@")
+((${#selected[@]})) || selected=("${ALL[@]}")
+for v in "${selected[@]}"; do
+  [[ -n "${V_CMAKE[$v]+x}" ]] || { echo "test.sh: unknown variant '$v' (have: ${ALL[*]})" >&2; exit 2; }
 done
 
 t_start=$SECONDS
-stage() { # stage <label> <command...>: runs it and prints how long it took
-  local label=$1 t0=$SECONDS
+stage_time=0
+stage() { # stage <label> <command...>: runs it, prints and keeps its time
+  local label=$1 t0=$SECONDS rc=0
   shift
   echo "== $label"
-  "$@"
-  echo "== $label: $((SECONDS - t0)) s"
+  "$@" || rc=$?
+  stage_time=$((SECONDS - t0))
+  echo "== $label: ${stage_time} s$( ((rc == 0)) || echo ", FAILED (exit $rc)")"
+  return $rc
 }
 
 stage "dependencies" ringo_install_deps
 
-total_pass=0 total_fail=0 counts=() failed_variants=()
-for v in "${variants[@]}"; do
+total_pass=0 total_fail=0 total_skip=0
+failed=() report=()
+declare -A first_count first_name
+for v in "${selected[@]}"; do
   dir="build-$v"
-  # shellcheck disable=SC2086
-  stage "$v: configure" cmake --log-level=WARNING -S . -B "$dir" ${VARIANT_CMAKE[$v]}
-  stage "$v: build" cmake --build "$dir" -j2
-  log="$dir/ctest.log"
-  t0=$SECONDS
-  echo "== $v: test"
-  set +e
-  # shellcheck disable=SC2086
-  env ${VARIANT_ENV[$v]} ctest --test-dir "$dir" -j2 --output-on-failure --timeout 300 2>&1 | tee "$log"
-  rc=${PIPESTATUS[0]}
-  set -e
-  echo "== $v: test: $((SECONDS - t0)) s"
-  # ctest's summary: "100% tests passed, 0 tests failed out of 52"
-  line=$(grep -E "tests passed, [0-9]+ tests? failed out of [0-9]+" "$log" | tail -n1 || true)
-  if [[ -z "$line" ]]; then
-    echo "== $v: no ctest summary (rc=$rc)" >&2
-    failed_variants+=("$v")
-    counts+=("$v=0")
+  read -ra cmake_args <<<"${V_CMAKE[$v]}"
+  read -ra env_args <<<"${V_ENV[$v]}"
+  read -ra ctest_args <<<"${V_CTEST[$v]}"
+  times=""
+  # A variant that does not build counts as one failed test, so the summary
+  # line never reads "0 failed" for a broken run.
+  if ! stage "$v: configure" cmake --log-level=WARNING -S . -B "$dir" "${COMMON_CMAKE[@]}" "${cmake_args[@]}"; then
+    failed+=("$v(configure)") total_fail=$((total_fail + 1)) report+=("$v: configure failed")
     continue
   fi
-  failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
-  ran=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
-  echo "== $v: ran $ran tests, $failed failed"
-  total_pass=$((total_pass + ran - failed))
-  total_fail=$((total_fail + failed))
-  counts+=("$v=$ran")
-  if ((rc != 0 || failed != 0)); then failed_variants+=("$v"); fi
-done
+  times="configure ${stage_time} s"
+  if ! stage "$v: build" cmake --build "$dir" -j2; then
+    failed+=("$v(build)") total_fail=$((total_fail + 1)) report+=("$v: $times, build failed")
+    continue
+  fi
+  times+=", build ${stage_time} s"
 
-echo "== tests per variant: ${counts[*]}"
-first=${counts[0]#*=}
-for c in "${counts[@]}"; do
-  if [[ "${c#*=}" != "$first" ]]; then
-    echo "== variants ran different numbers of tests" >&2
-    failed_variants+=("count-mismatch")
+  log="$dir/ctest.log"
+  t0=$SECONDS
+  set +e
+  stage "$v: test" env "${env_args[@]}" "${CTEST[@]}" --test-dir "$dir" "${ctest_args[@]}" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  times+=", test $((SECONDS - t0)) s"
+
+  # ctest ends with "100% tests passed, 0 tests failed out of 74"; skipped
+  # tests are among the passed ones and listed under "did not run".
+  summary=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n1 || true)
+  if [[ -z "$summary" ]]; then
+    echo "== $v: no ctest summary (exit $rc)" >&2
+    failed+=("$v(test)") total_fail=$((total_fail + 1)) report+=("$v: $times, no tests ran")
+    continue
+  fi
+  n_fail=$(sed -E 's/.* ([0-9]+) tests? failed out of.*/\1/' <<<"$summary")
+  n_ran=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$summary")
+  n_skip=$(grep -cE '^[[:space:]]+[0-9]+ - .* \(Skipped\)$' "$log" || true)
+  n_pass=$((n_ran - n_fail - n_skip))
+  total_pass=$((total_pass + n_pass)) total_fail=$((total_fail + n_fail)) total_skip=$((total_skip + n_skip))
+  report+=("$v: $times; ran $n_ran tests: $n_pass passed, $n_fail failed, $n_skip skipped")
+  if ((rc != 0 || n_fail != 0)); then failed+=("$v(test)"); fi
+
+  key="ctest:${V_CTEST[$v]//[[:space:]]/}"
+  if [[ -z "${first_count[$key]+x}" ]]; then
+    first_count[$key]=$n_ran first_name[$key]=$v
+  elif ((first_count[$key] != n_ran)); then
+    echo "== $v ran $n_ran tests but ${first_name[$key]} ran ${first_count[$key]}" >&2
+    failed+=("$v(test count)") total_fail=$((total_fail + 1))
   fi
 done
-echo "== total: $((SECONDS - t_start)) s"
-echo "$total_pass passed, $total_fail failed"
-if ((${#failed_variants[@]} != 0)); then
-  echo "== failed: ${failed_variants[*]}" >&2
-  exit 1
-fi
+
+echo
+echo "== summary"
+printf '   %s\n' "${report[@]}"
+echo "   total time: $((SECONDS - t_start)) s"
+((${#failed[@]} == 0)) || echo "   failed: ${failed[*]}"
+echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+((${#failed[@]} == 0))

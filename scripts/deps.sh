@@ -10,16 +10,18 @@ RINGO_DEPS=(build-essential cmake pkg-config googletest libgtest-dev libbenchmar
 ringo_install_deps() {
   local missing=() p
   for p in "${RINGO_DEPS[@]}"; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]]; then
       missing+=("$p")
     fi
   done
   if ((${#missing[@]} == 0)); then
+    echo "== dependencies: all ${#RINGO_DEPS[@]} packages installed"
     return 0
   fi
   echo "== installing: ${missing[*]}"
   local sudo=()
   if [[ $(id -u) -ne 0 ]]; then sudo=(sudo); fi
   "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }

@@ -1,5 +1,7 @@
-// A consumer of ringo: it only includes the umbrella header and runs two
-// goroutines, so a broken install (missing header, missing link flag) fails.
+// A consumer of ringo, built by tests/install/run_install_test.sh against an
+// installed ringo and a source tree. It includes only the umbrella header and
+// runs two goroutines, so a missing header or link flag fails. The test wants
+// exit status 0 and "ringo <version>" in the output; anything else may change.
 #include <ringo/ringo.h>
 
 #include <cstdio>
