@@ -61,7 +61,7 @@ echo
 echo "| benchmark | GOMAXPROCS | ringo | Go 1.19 | ringo / Go | ringo range | Go range |"
 echo "|---|---|---|---|---|---|---|"
 for procs in 1 2; do
-  for name in SpawnExit Gosched DeferGoexit ParkedRSS; do
+  for name in SpawnExit Gosched DeferGoexit ChanPingPong ChanBuffered MutexUncontended Select4 ParkedRSS; do
     r=$(median "$out/ringo.$procs.txt" $name)
     g=$(median "$out/go.$procs.txt" $name)
     ratio=$(awk -v r="$r" -v g="$g" 'BEGIN { if (g > 0) printf "%.2f", r / g; else print "-" }')

@@ -67,6 +67,86 @@ void BM_DeferGoexit(benchmark::State& state) {
 }
 BENCHMARK(BM_DeferGoexit)->UseRealTime();
 
+// Unbuffered ping-pong: per round trip (two sends, two receives, two parks).
+void BM_ChanPingPong(benchmark::State& state) {
+  ringo::Run([&] {
+    ringo::Chan<int> ping, pong;
+    ringo::Go([ping, pong] {
+      for (;;) {
+        auto [v, ok] = ping.Recv();
+        if (!ok) return;
+        pong.Send(v + 1);
+      }
+    });
+    for (auto _ : state)
+      for (int i = 0; i < 1000; i++) {
+        ping.Send(i);
+        benchmark::DoNotOptimize(pong.Recv());
+      }
+    ping.Close();
+  });
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_ChanPingPong)->UseRealTime();
+
+// Buffered throughput: a producer and a consumer through a 128-slot
+// channel; per value.
+void BM_ChanBuffered(benchmark::State& state) {
+  ringo::Run([&] {
+    for (auto _ : state) {
+      ringo::Chan<int> ch(128);
+      ringo::WaitGroup wg;
+      wg.Add(1);
+      ringo::Go([ch, &wg] {
+        for (int i = 0; i < 1000; i++) ch.Send(i);
+        ch.Close();
+        wg.Done();
+      });
+      int64_t sum = 0;
+      for (auto& v : ch) sum += v;
+      benchmark::DoNotOptimize(sum);
+      wg.Wait();
+    }
+  });
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_ChanBuffered)->UseRealTime();
+
+// Uncontended Mutex: per Lock+Unlock pair.
+void BM_MutexUncontended(benchmark::State& state) {
+  ringo::Run([&] {
+    ringo::Mutex mu;
+    int64_t n = 0;
+    for (auto _ : state)
+      for (int i = 0; i < 1000; i++) {
+        mu.Lock();
+        n++;
+        mu.Unlock();
+      }
+    benchmark::DoNotOptimize(n);
+  });
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_MutexUncontended)->UseRealTime();
+
+// Select over four buffered channels, one of them ready: per send + select.
+void BM_Select4(benchmark::State& state) {
+  ringo::Run([&] {
+    ringo::Chan<int> c[4] = {ringo::Chan<int>(1), ringo::Chan<int>(1), ringo::Chan<int>(1),
+                             ringo::Chan<int>(1)};
+    int64_t sum = 0;
+    for (auto _ : state)
+      for (int i = 0; i < 1000; i++) {
+        c[i & 3].TrySend(int(i));
+        ringo::Select(ringo::Recv(c[0], [&](int v) { sum += v; }), ringo::Recv(c[1], [&](int v) { sum += v; }),
+                      ringo::Recv(c[2], [&](int v) { sum += v; }), ringo::Recv(c[3], [&](int v) { sum += v; }));
+      }
+    benchmark::DoNotOptimize(sum);
+  });
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_Select4)->UseRealTime();
+
 long rssBytes() {
   std::ifstream statm("/proc/self/statm");
   long size = 0, resident = 0;

@@ -120,11 +120,13 @@
 #include <fstream>
 #include <string>
 #include <cstring>
+#include <stdexcept>
 #include <cxxabi.h>
 
 #include "fatal.h"
 #include "netpoll.h"
 #include "proc.h"
+#include "ringo/foreign.h"
 #include "ringo/go.h"
 #include "ringo/run.h"
 #include "ringo/runtime_stats.h"
@@ -186,6 +188,16 @@ const char* waitReasonString(waitReason r) noexcept {
     case waitReason::zero: return "";
     case waitReason::sleep: return "sleep";
     case waitReason::waitGroupWait: return "sync.WaitGroup.Wait";
+    case waitReason::chanSend: return "chan send";
+    case waitReason::chanReceive: return "chan receive";
+    case waitReason::chanSendNilChan: return "chan send (nil chan)";
+    case waitReason::chanReceiveNilChan: return "chan receive (nil chan)";
+    case waitReason::selectNoCases: return "select (no cases)";
+    case waitReason::select: return "select";
+    case waitReason::syncMutexLock: return "sync.Mutex.Lock";
+    case waitReason::syncRWMutexRLock: return "sync.RWMutex.RLock";
+    case waitReason::syncRWMutexLock: return "sync.RWMutex.Lock";
+    case waitReason::syncCondWait: return "sync.Cond.Wait";
     case waitReason::count: break;
   }
   return "???";
@@ -311,12 +323,11 @@ static G* gfget(P* pp) {
   return gp;
 }
 
-// newproc1p readies a dead G on pp for a new goroutine and reserves `size`
+// newproc1g lays out dead G gp for a new goroutine and reserves `size`
 // bytes at the top of its stack. The stack below is laid out as
 // ringo_swapcontext expects (asm_amd64.S), so that the first switch returns
 // into gostart, and gostart returns into goexit+1.
-static G* newproc1p(P* pp, size_t size, void** storage) {
-  G* gp = gfget(pp);
+static G* newproc1g(G* gp, size_t size, void** storage) {
   if (gp == nullptr) {
     gp = malg(sched.stackSize);
     casgstatus(gp, Gidle, Gdead);
@@ -342,13 +353,32 @@ static G* newproc1p(P* pp, size_t size, void** storage) {
   gp->goexiting = false;
   gp->waitreason = waitReason::zero;
   gp->asanFakeStack = nullptr;
+  gp->param = nullptr;
+  return gp;
+}
+
+static G* newproc1p(P* pp, size_t size, void** storage) { return newproc1g(gfget(pp), size, storage); }
+
+// gfgetGlobal takes a dead G from the global free list, for a thread
+// without a P. Returns null if there is none.
+static G* gfgetGlobal() {
+  lockGuard g(&sched.gFreeLock);
+  G* gp = sched.gFree;
+  if (gp != nullptr) {
+    sched.gFree = gp->schedlink;
+    sched.gFreeN--;
+    gp->schedlink = nullptr;
+  }
   return gp;
 }
 
 G* newproc1(size_t size, void** storage) {
   M* mp = getm();
-  if (mp == nullptr || getg() == nullptr) fatal("Go: called outside a goroutine (use ringo::Run)");
-  return newproc1p(mp->p, size, storage);
+  if (mp != nullptr && mp->p != nullptr) return newproc1p(mp->p, size, storage);
+  // A thread ringo did not start (see ringo/foreign.h).
+  if (mp != nullptr) fatal("Go: called on an M without a P");
+  if (!sched.running) throw std::logic_error("ringo::Go: no ringo::Run is running");
+  return newproc1g(gfgetGlobal(), size, storage);
 }
 
 // ---- Ms and Ps ----------------------------------------------------------
@@ -400,6 +430,7 @@ static M* mget() {
 }
 
 static void checkdead();
+static uint64_t fastrand(M* mp);
 
 // mput puts mp on the idle list. sched.lock held.
 static void mput(M* mp) {
@@ -511,24 +542,63 @@ static bool stopm(M* mp) {
 // ---- making goroutines runnable ------------------------------------------
 
 // newprocStart makes gp runnable: runnext of the current P.
+// From a thread without a P it goes to the global queue.
 void newprocStart(G* gp, entryFn entry, void* arg) {
   gp->entry = entry;
   gp->entryArg = arg;
   sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
   statStarted.fetch_add(1, std::memory_order_relaxed);
   casgstatus(gp, Gdead, Grunnable);
-  runqput(getm()->p, gp, true);
+  M* mp = getm();
+  if (mp != nullptr && mp->p != nullptr) {
+    runqput(mp->p, gp, true);
+  } else {
+    lockGuard g(&sched.lock);
+    globrunqput(gp);
+  }
   if (sched.mainStarted) wakep();
 }
 
-void abandonproc(G* gp) noexcept { gfput(getm()->p, gp); }
+void abandonproc(G* gp) noexcept {
+  M* mp = getm();
+  if (mp != nullptr && mp->p != nullptr) {
+    gfput(mp->p, gp);
+    return;
+  }
+  lockGuard g(&sched.gFreeLock);
+  gp->schedlink = sched.gFree;
+  sched.gFree = gp;
+  sched.gFreeN++;
+}
 
+// goready makes gp runnable: in the current P's runnext, or, from a thread
+// without a P (a foreign thread), on the global queue.
 void goready(G* gp) {
   M* mp = getm();
-  if (mp == nullptr || mp->p == nullptr) fatal("goready: not on an M with a P");
   casgstatus(gp, Gwaiting, Grunnable);
-  runqput(mp->p, gp, true);
+  if (mp != nullptr && mp->p != nullptr) {
+    runqput(mp->p, gp, true);
+  } else {
+    lockGuard g(&sched.lock);
+    globrunqput(gp);
+  }
   wakep();
+}
+
+uint32_t fastrandn(uint32_t n) {
+  M* mp = getm();
+  uint64_t r;
+  if (mp != nullptr) {
+    r = fastrand(mp);
+  } else {
+    thread_local uint64_t x = 0x9E3779B97F4A7C15ULL ^ uint64_t(reinterpret_cast<uintptr_t>(&x));
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    r = x * 0x2545F4914F6CDD1DULL;
+  }
+  // Lemire's multiply-shift: uniform enough for small n, no division.
+  return uint32_t(((r >> 32) * uint64_t(n)) >> 32);
 }
 
 // injectglist makes a list of Gwaiting Gs (from the poller) runnable. With a
@@ -650,6 +720,32 @@ static G* gosched_m(G* gp) {
   return nullptr;
 }
 
+// goyield_m is goyield's continuation on g0: the G goes to its P's ring.
+static G* goyield_m(G* gp) {
+  M* mp = getm();
+  casgstatus(gp, Grunning, Grunnable);
+  dropg(mp);
+  runqput(mp->p, gp, false);
+  return nullptr;
+}
+
+void goyield() { mcall(goyield_m); }
+
+bool syncCanSpin(int i) {
+  // 4: Go's active_spin. Spinning only pays when another M may be about to
+  // release the lock: with one P, or with every other P idle, it cannot.
+  if (i >= 4 || sched.gomaxprocs <= 1) return false;
+  if (sched.gomaxprocs <= sched.npidle.load(std::memory_order_relaxed) +
+                             sched.nmspinning.load(std::memory_order_relaxed) + 1)
+    return false;
+  M* mp = getm();
+  return mp != nullptr && mp->p != nullptr && runqempty(mp->p);
+}
+
+void syncDoSpin() {
+  for (int i = 0; i < 30; i++) __builtin_ia32_pause();  // 30: Go's active_spin_cnt
+}
+
 // ---- finding work --------------------------------------------------------
 
 // earliestTimer is the earliest timer of any P, 0 if none.
@@ -671,9 +767,16 @@ static void checkdead() {
   if (run < 0) fatal("checkdead: inconsistent counts: %d Ms, %d idle", int(sched.allm.size()),
                      int(sched.nmidle.load()));
   if (sched.exiting.load()) return;
+  // A thread outside ringo that holds a ForeignThread may still ready a
+  // goroutine, as a cgo callback can in Go: no deadlock can be proven.
+  if (sched.nforeign.load() > 0) return;
   if (sched.ngoroutines.load() == 0 && sched.mainGoexited.load())
     fatal("no goroutines (main called Goexit) - deadlock!");
   if (earliestTimer() != 0) return;  // the poller M (or the next wakep) handles it
+  // Goroutines parked on I/O are not dead: the network may ready them. (An
+  // M blocks in the poller while any exist, so run > 0 already; this is the
+  // rule written down, not a second mechanism.)
+  if (netpollCurrent->anyWaiters()) return;
   std::fflush(stdout);
   char line[128];
   int n = std::snprintf(line, sizeof line, "fatal error: all goroutines are asleep - deadlock!\n");
@@ -1113,6 +1216,17 @@ void Gosched() {
 int NumGoroutine() { return runtime::sched.ngoroutines.load(std::memory_order_relaxed); }
 
 int GOMAXPROCS() { return runtime::sched.running ? runtime::sched.gomaxprocs : 0; }
+
+ForeignThread::ForeignThread() { runtime::sched.nforeign.fetch_add(1); }
+
+ForeignThread::~ForeignThread() {
+  using namespace runtime;
+  if (sched.nforeign.fetch_sub(1) != 1) return;
+  // The last one went away: if every M is idle already, nobody else will
+  // ask whether the program is dead, so ask now.
+  lockGuard g(&sched.lock);
+  if (sched.running && sched.nmidle.load() == int32_t(sched.allm.size())) checkdead();
+}
 
 RuntimeStats ReadRuntimeStats() {
   RuntimeStats s;

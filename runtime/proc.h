@@ -14,8 +14,30 @@ void casgstatus(G* gp, uint32_t oldval, uint32_t newval);
 void gopark(bool (*unlockf)(G*, void*), void* lock, waitReason reason);
 
 // goready makes a parked G runnable, in the current P's runnext. Callable
-// from a goroutine or from g0 of an M that holds a P.
+// from a goroutine, from g0 of an M, and from a thread ringo did not start
+// (then through the global queue).
 void goready(G* gp);
+
+// goyield puts the calling goroutine at the tail of its P's run queue and
+// runs the next one (Go's goyield: unlike Gosched, it stays on this P).
+void goyield();
+
+// syncCanSpin says whether sync.Mutex may spin on its i-th try: more than
+// one P, others running, and nothing queued locally (Go's rules).
+// syncDoSpin spins for a few dozen cycles.
+bool syncCanSpin(int i);
+void syncDoSpin();
+
+struct sema;
+// semacquire takes one unit of s, parking until there is one (lifo: at the
+// front of the queue). semrelease adds one and wakes a waiter (handoff:
+// gives the unit to the waiter directly and yields to it). See sema.cc.
+void semacquire(sema* s, bool lifo, waitReason reason);
+void semrelease(sema* s, bool handoff);
+
+// fastrandn returns a pseudo-random number in [0, n), from the M's state
+// (or a thread-local one on a foreign thread).
+uint32_t fastrandn(uint32_t n);
 
 // wakeNetPoller makes sure some M looks at timers by `when` (called when a
 // timer is added).

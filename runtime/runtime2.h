@@ -47,10 +47,42 @@ enum class waitReason : uint8_t {
   zero = 0,
   sleep,
   waitGroupWait,
+  chanSend,
+  chanReceive,
+  chanSendNilChan,
+  chanReceiveNilChan,
+  selectNoCases,
+  select,
+  syncMutexLock,
+  syncRWMutexRLock,
+  syncRWMutexLock,
+  syncCondWait,
   count,
 };
 
 const char* waitReasonString(waitReason r) noexcept;
+
+struct hchan;
+
+// sudog is a G waiting on something: a channel, a select case, a semaphore,
+// a Cond. A G may wait on many things at once (select), so the wait is not
+// the G itself. Sudogs live on the waiting G's stack for the length of the
+// wait (the G cannot return while parked); the queue that holds one is
+// guarded by the lock of what it waits on (hchan.lock, sema.lock).
+struct sudog {
+  G* g = nullptr;
+  sudog* next = nullptr;
+  sudog* prev = nullptr;
+  // The value to send, or the storage to receive into (uninitialised).
+  void* elem = nullptr;
+  hchan* c = nullptr;  // the channel, for select's clean-up
+  // isSelect: g waits in a select, and whoever wakes it must first win
+  // g->selectDone. success: woken by a completed send or receive (false:
+  // by close). ticket: the semaphore was handed to this waiter directly.
+  bool isSelect = false;
+  bool success = false;
+  uint32_t ticket = 0;
+};
 
 // gobuf is what a switch saves: everything else sits on the G's own stack
 // (see asm_amd64.S for the layout).
@@ -100,6 +132,14 @@ struct G {
 
   // AddressSanitizer's fake stack handle, saved across switches.
   void* asanFakeStack = nullptr;
+
+  // param passes a value to a G that is woken: the sudog that completed a
+  // channel operation (read by select to find its case). Written by the
+  // waker before goready, read by the G after it resumes.
+  void* param = nullptr;
+  // selectDone: 0 while a select of this G waits, set to 1 by the single
+  // waker that wins the race between its cases.
+  std::atomic<uint32_t> selectDone{0};
 
   // The timer Sleep parks on (Go's gp.timer). Owned by the G while running,
   // by the P's timer heap while queued there.
@@ -210,6 +250,7 @@ struct schedt {
   P* pidle = nullptr;
   std::atomic<int32_t> npidle{0};
   std::atomic<int32_t> nmspinning{0};  // Ms with M.spinning set
+  std::atomic<int32_t> nforeign{0};    // live ringo::ForeignThread objects (checkdead)
 
   // The poller: lastpoll is 0 while an M is blocked in poll (so at most one
   // is), else the time of the last poll. pollUntil is when that blocked

@@ -69,6 +69,7 @@ void addtimer(P* pp, timer* t) {
   timerHeap& th = pp->timers;
   {
     lockGuard g(&th.lock);
+    t->pp = pp;
     th.heap.push_back(t);
     siftUp(th.heap, th.heap.size() - 1);
     updateNext(th);
@@ -79,6 +80,21 @@ void addtimer(P* pp, timer* t) {
 bool deltimer(P* pp, timer* t) {
   timerHeap& th = pp->timers;
   lockGuard g(&th.lock);
+  if (t->heapIndex < 0) return false;
+  removeAt(th, size_t(t->heapIndex));
+  updateNext(th);
+  return true;
+}
+
+bool timerModify(timer* t) {
+  P* pp = t->pp;
+  if (pp == nullptr) {
+    t->seq++;
+    return false;
+  }
+  timerHeap& th = pp->timers;
+  lockGuard g(&th.lock);
+  t->seq++;
   if (t->heapIndex < 0) return false;
   removeAt(th, size_t(t->heapIndex));
   updateNext(th);
@@ -96,9 +112,10 @@ int64_t checkTimers(P* pp, int64_t now) {
     timer* t = th.heap[0];
     removeAt(th, 0);
     updateNext(th);
+    const uint64_t seq = t->seq;
     // Run it unlocked: f may add timers (to this heap, too).
     unlock(&th.lock);
-    t->f(t->arg);
+    t->f(t->arg, seq);
     lock(&th.lock);
   }
   updateNext(th);
@@ -109,15 +126,20 @@ int64_t checkTimers(P* pp, int64_t now) {
 
 void clearTimers(P* pp) {
   timerHeap& th = pp->timers;
-  lockGuard g(&th.lock);
-  for (timer* t : th.heap) t->heapIndex = -1;
-  th.heap.clear();
-  updateNext(th);
+  std::vector<timer*> dropped;
+  {
+    lockGuard g(&th.lock);
+    for (timer* t : th.heap) t->heapIndex = -1;
+    dropped.swap(th.heap);
+    updateNext(th);
+  }
+  for (timer* t : dropped)
+    if (t->drop) t->drop(t->arg);
 }
 
 namespace {
 
-void goroutineReady(void* arg) { goready(static_cast<G*>(arg)); }
+void goroutineReady(void* arg, uint64_t) { goready(static_cast<G*>(arg)); }
 
 // resetForSleep queues the sleep timer on g0, after the G is Gwaiting, so the
 // timer cannot fire for a G that is still running.

@@ -20,9 +20,17 @@ struct P;
 
 struct timer {
   int64_t when = 0;
-  void (*f)(void* arg) = nullptr;  // runs on g0 with no runtime lock held
+  // f runs on g0 with a P and no runtime lock held, with the seq the timer
+  // had when it was taken off the heap: a timer that was reset or stopped
+  // meanwhile has a newer seq, and f can tell the firing is stale.
+  void (*f)(void* arg, uint64_t seq) = nullptr;
   void* arg = nullptr;
-  int32_t heapIndex = -1;  // position in its heap, -1 when not queued
+  // drop, if set, is called instead of f for a timer still queued when Run
+  // ends (to release what the queued timer holds).
+  void (*drop)(void* arg) = nullptr;
+  int32_t heapIndex = -1;  // position in its heap, -1 when not queued; heap lock
+  uint64_t seq = 0;        // changed only under the lock of the heap that holds it (timerModify)
+  P* pp = nullptr;         // the heap it was last added to; written by addtimer
 };
 
 struct timerHeap {
@@ -37,6 +45,10 @@ struct timerHeap {
 void addtimer(P* pp, timer* t);
 // deltimer removes t if it is still queued; returns whether it was.
 bool deltimer(P* pp, timer* t);
+// timerModify bumps t's seq, so a firing already taken off the heap is
+// stale, and removes t from the heap it was last added to (if queued
+// there); returns whether it was queued. The caller serialises calls for t.
+bool timerModify(timer* t);
 // checkTimers runs every timer of pp that is due at now (0: read the clock,
 // only if pp has timers) and returns the earliest when still queued (0 if
 // none).

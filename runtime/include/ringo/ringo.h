@@ -16,11 +16,15 @@
 //   }
 #pragma once
 
+#include <ringo/chan.h>
+#include <ringo/context.h>
 #include <ringo/defer.h>
+#include <ringo/foreign.h>
 #include <ringo/go.h>
 #include <ringo/goexit.h>
 #include <ringo/run.h>
 #include <ringo/runtime_stats.h>
+#include <ringo/sync.h>
 #include <ringo/time.h>
 #include <ringo/version.h>
 #include <ringo/waitgroup.h>

@@ -1,0 +1,152 @@
+// context.cc — Context: a tree of cancellable nodes.
+//
+// Each cancellable node has a Done channel, an error, and the children that
+// must be cancelled with it; the parent holds its children (as Go's
+// cancelCtx does) until they are cancelled, which is why cancel must always
+// be called. A node's std::mutex guards err and children and is never held
+// across a park: cancel only closes a channel, which readies waiters and
+// never blocks, so cancel works from a timer, a foreign thread, anywhere.
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "ringo/context.h"
+
+namespace ringo {
+
+namespace {
+
+class contextCategory : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "context"; }
+  std::string message(int ev) const override {
+    switch (ContextError(ev)) {
+      case ContextError::Canceled: return "context canceled";
+      case ContextError::DeadlineExceeded: return "context deadline exceeded";
+    }
+    return "unknown context error";
+  }
+};
+
+}  // namespace
+
+const std::error_category& context_category() noexcept {
+  static const contextCategory c;
+  return c;
+}
+
+namespace runtime {
+
+struct ctxNode : std::enable_shared_from_this<ctxNode> {
+  std::shared_ptr<ctxNode> parent;  // null for Background
+  bool cancellable = false;
+  Chan<std::monostate> done{nullptr};
+  std::optional<Time> deadline;
+
+  std::mutex mu;
+  std::error_code err;  // mu
+  std::unordered_map<ctxNode*, std::shared_ptr<ctxNode>> children;  // mu
+  std::optional<Timer> timer;  // mu; the deadline's
+
+  // cancel closes done and cancels the children; the first call wins.
+  void cancel(std::error_code why, bool removeFromParent) {
+    std::unordered_map<ctxNode*, std::shared_ptr<ctxNode>> kids;
+    std::optional<Timer> t;
+    {
+      std::lock_guard g(mu);
+      if (err) return;
+      err = why;
+      kids.swap(children);
+      t.swap(timer);
+    }
+    done.Close();
+    for (auto& [raw, kid] : kids) kid->cancel(why, false);
+    if (t) t->Stop();
+    if (removeFromParent) detach();
+  }
+
+  // detach removes this node from its nearest cancellable ancestor.
+  void detach() {
+    ctxNode* p = parent.get();
+    while (p && !p->cancellable) p = p->parent.get();
+    if (p == nullptr) return;
+    std::lock_guard g(p->mu);
+    p->children.erase(this);
+  }
+
+  // attach links this node under its nearest cancellable ancestor, or
+  // cancels it at once if that one is cancelled already.
+  void attach() {
+    ctxNode* p = parent.get();
+    while (p && !p->cancellable) p = p->parent.get();
+    if (p == nullptr) return;
+    std::error_code perr;
+    {
+      std::lock_guard g(p->mu);
+      if (p->err)
+        perr = p->err;
+      else
+        p->children.emplace(this, shared_from_this());
+    }
+    if (perr) cancel(perr, false);
+  }
+};
+
+}  // namespace runtime
+
+Chan<std::monostate> Context::Done() const { return n_->done; }
+
+std::error_code Context::Err() const {
+  if (!n_->cancellable) return {};
+  std::lock_guard g(n_->mu);
+  return n_->err;
+}
+
+std::optional<Time> Context::Deadline() const { return n_->deadline; }
+
+Context Background() {
+  static const auto root = std::make_shared<runtime::ctxNode>();
+  return Context(root);
+}
+
+std::pair<Context, CancelFunc> WithCancel(const Context& parent) {
+  auto n = std::make_shared<runtime::ctxNode>();
+  n->parent = parent.n_;
+  n->cancellable = true;
+  n->done = Chan<std::monostate>();
+  n->deadline = parent.n_->deadline;
+  n->attach();
+  CancelFunc cancel = [n] { n->cancel(ContextError::Canceled, true); };
+  return {Context(std::move(n)), std::move(cancel)};
+}
+
+std::pair<Context, CancelFunc> WithDeadline(const Context& parent, Time d) {
+  if (auto pd = parent.Deadline(); pd && *pd <= d) return WithCancel(parent);  // the parent's comes first
+  auto [ctx, cancel] = WithCancel(parent);
+  runtime::ctxNode* n = ctx.n_.get();
+  n->deadline = d;
+  const auto left = d - std::chrono::steady_clock::now();
+  if (left <= std::chrono::nanoseconds(0)) {
+    n->cancel(ContextError::DeadlineExceeded, true);
+    return {std::move(ctx), std::move(cancel)};
+  }
+  std::weak_ptr<runtime::ctxNode> weak = ctx.n_;
+  Timer t = AfterFunc(left, [weak] {
+    if (auto node = weak.lock()) node->cancel(ContextError::DeadlineExceeded, true);
+  });
+  {
+    std::lock_guard g(n->mu);
+    if (!n->err) {
+      n->timer.emplace(std::move(t));
+      return {std::move(ctx), std::move(cancel)};
+    }
+  }
+  t.Stop();  // cancelled meanwhile (by the parent)
+  return {std::move(ctx), std::move(cancel)};
+}
+
+std::pair<Context, CancelFunc> WithTimeout(const Context& parent, std::chrono::nanoseconds timeout) {
+  return WithDeadline(parent, std::chrono::steady_clock::now() + timeout);
+}
+
+}  // namespace ringo

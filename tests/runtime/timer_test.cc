@@ -1,0 +1,245 @@
+// timer_test.cc — After, Timer, Ticker, AfterFunc and Context, across Ps.
+#include <gtest/gtest.h>
+#include <ringo/ringo.h>
+
+#include <atomic>
+#include <vector>
+
+#include "test_util.h"
+
+using namespace std::chrono_literals;
+using ringo::testing::MonoNanos;
+using ringo::testing::Scaled;
+
+namespace {
+
+// Upper bounds only catch hangs: ≥ 1 s.
+constexpr auto kHang = 5s;
+
+TEST(Timer, AfterNeverFiresEarly) {
+  ringo::Run([] {
+    for (auto d : {1ms, 3ms, 10ms}) {
+      const int64_t start = MonoNanos();
+      auto [t, ok] = ringo::After(d).Recv();
+      const int64_t end = MonoNanos();
+      EXPECT_TRUE(ok);
+      EXPECT_GE(end - start, std::chrono::nanoseconds(d).count());
+      // The delivered time is the firing time: not before the deadline.
+      EXPECT_GE(t.time_since_epoch().count(), start + std::chrono::nanoseconds(d).count());
+    }
+  });
+}
+
+TEST(Timer, SelectWithTimeout) {
+  ringo::Run([] {
+    ringo::Chan<int> never;
+    bool timedOut = false;
+    const int64_t start = MonoNanos();
+    ringo::Select(ringo::Recv(never), ringo::Recv(ringo::After(5ms), [&] { timedOut = true; }));
+    EXPECT_TRUE(timedOut);
+    EXPECT_GE(MonoNanos() - start, 5000000);
+  });
+}
+
+TEST(Timer, StopBeforeFiringDeliversNothing) {
+  ringo::Run([] {
+    ringo::Timer t(20ms);
+    EXPECT_TRUE(t.Stop());
+    EXPECT_FALSE(t.Stop());  // already stopped
+    // Wait past the deadline: nothing arrives.
+    ringo::Sleep(40ms);
+    EXPECT_FALSE(t.C.TryRecv().has_value());
+  });
+}
+
+TEST(Timer, StopAfterFiringReturnsFalse) {
+  ringo::Run([] {
+    ringo::Timer t(1ms);
+    t.C.Recv();
+    EXPECT_FALSE(t.Stop());
+  });
+}
+
+TEST(Timer, ResetMovesTheDeadline) {
+  ringo::Run([] {
+    const int64_t start = MonoNanos();
+    ringo::Timer t(1h);
+    EXPECT_TRUE(t.Reset(5ms));  // was pending
+    t.C.Recv();
+    EXPECT_GE(MonoNanos() - start, 5000000);
+    EXPECT_FALSE(t.Reset(2ms));  // had fired
+    t.C.Recv();
+  });
+}
+
+TEST(Timer, AfterFuncRunsInItsOwnGoroutineAndCanBeStopped) {
+  std::atomic<int> ran{0};
+  ringo::Run([&] {
+    ringo::Chan<int> done(1);
+    const int64_t start = MonoNanos();
+    ringo::AfterFunc(3ms, [&, done] {
+      ran++;
+      done.TrySend(1);
+    });
+    done.Recv();
+    EXPECT_GE(MonoNanos() - start, 3000000);
+    auto stopped = ringo::AfterFunc(10ms, [&] { ran += 100; });
+    EXPECT_TRUE(stopped.Stop());
+    ringo::Sleep(20ms);
+  });
+  EXPECT_EQ(ran.load(), 1);
+}
+
+TEST(Timer, TickerTicksInPhaseAndNeverEarly) {
+  ringo::Run([] {
+    const auto period = 4ms;
+    const int64_t start = MonoNanos();
+    ringo::Ticker tick(period);
+    for (int k = 1; k <= 5; k++) {
+      auto [t, ok] = tick.C.Recv();
+      ASSERT_TRUE(ok);
+      // Tick k is due at start + k*period or later, never before.
+      EXPECT_GE(t.time_since_epoch().count(), start + k * std::chrono::nanoseconds(period).count());
+    }
+    tick.Stop();
+    tick.C.TryRecv();  // at most one tick was buffered
+    ringo::Sleep(3 * period);
+    EXPECT_FALSE(tick.C.TryRecv().has_value()) << "ticked after Stop";
+  });
+}
+
+TEST(Timer, TickerDropsTicksForASlowReceiver) {
+  ringo::Run([] {
+    ringo::Ticker tick(1ms);
+    ringo::Sleep(20ms);  // ~20 ticks due; the buffer holds one
+    EXPECT_EQ(tick.C.Len(), 1);
+    EXPECT_THROW(ringo::Ticker(0ms), std::invalid_argument);
+  });
+}
+
+TEST(Timer, TenThousandTimersAllFireNeverEarly) {
+  const int n = int(Scaled(10000));
+  std::atomic<int> fired{0}, early{0};
+  ringo::Run([&] {
+    ringo::WaitGroup wg;
+    wg.Add(n);
+    for (int i = 0; i < n; i++)
+      ringo::Go([&, i] {
+        const auto d = std::chrono::microseconds(100 + (i * 37) % 5000);
+        const int64_t start = MonoNanos();
+        ringo::Timer t(d);
+        t.C.Recv();
+        if (MonoNanos() - start < std::chrono::nanoseconds(d).count()) early++;
+        fired++;
+        wg.Done();
+      });
+    wg.Wait();
+  });
+  EXPECT_EQ(fired.load(), n);
+  EXPECT_EQ(early.load(), 0);
+}
+
+// ---- Context ---------------------------------------------------------------
+
+TEST(Context, BackgroundIsNeverDone) {
+  ringo::Run([] {
+    auto bg = ringo::Background();
+    EXPECT_FALSE(bg.Err());
+    EXPECT_FALSE(bg.Deadline().has_value());
+    EXPECT_FALSE(bg.Done());  // nil channel
+    EXPECT_EQ(ringo::Select(ringo::Recv(bg.Done()), ringo::Default()), 1);
+  });
+}
+
+TEST(Context, CancelReachesTenThousandWaiters) {
+  const int n = int(Scaled(10000));
+  std::atomic<int> woke{0}, sawErr{0};
+  ringo::Run([&] {
+    auto [ctx, cancel] = ringo::WithCancel(ringo::Background());
+    ringo::WaitGroup parked, done;
+    parked.Add(n);
+    done.Add(n);
+    for (int i = 0; i < n; i++)
+      ringo::Go([&, ctx = ctx] {
+        ringo::Chan<std::monostate> d = ctx.Done();
+        parked.Done();
+        d.Recv();
+        woke++;
+        if (ctx.Err() == ringo::ContextError::Canceled) sawErr++;
+        done.Done();
+      });
+    parked.Wait();
+    EXPECT_FALSE(ctx.Err());
+    cancel();
+    cancel();  // idempotent
+    done.Wait();
+    EXPECT_EQ(ctx.Err().message(), "context canceled");
+  });
+  EXPECT_EQ(woke.load(), n);
+  EXPECT_EQ(sawErr.load(), n);
+}
+
+TEST(Context, ParentCancelsChildrenNotTheOtherWay) {
+  ringo::Run([] {
+    auto [parent, cancelParent] = ringo::WithCancel(ringo::Background());
+    auto [child, cancelChild] = ringo::WithCancel(parent);
+    auto [grandchild, cancelGrandchild] = ringo::WithCancel(child);
+    auto [sibling, cancelSibling] = ringo::WithCancel(parent);
+    cancelSibling();
+    EXPECT_FALSE(parent.Err());
+    EXPECT_FALSE(child.Err());
+    cancelParent();
+    EXPECT_EQ(child.Err(), ringo::ContextError::Canceled);
+    EXPECT_EQ(grandchild.Err(), ringo::ContextError::Canceled);
+    EXPECT_EQ(grandchild.Done().Recv().second, false);
+    // A child of a cancelled context starts cancelled.
+    auto [late, cancelLate] = ringo::WithCancel(parent);
+    EXPECT_EQ(late.Err(), ringo::ContextError::Canceled);
+    cancelChild();
+    cancelGrandchild();
+    cancelLate();
+  });
+}
+
+TEST(Context, TimeoutFiresOnTimeNeverEarly) {
+  ringo::Run([] {
+    const int64_t start = MonoNanos();
+    auto [ctx, cancel] = ringo::WithTimeout(ringo::Background(), 10ms);
+    ASSERT_TRUE(ctx.Deadline().has_value());
+    auto [child, cancelChild] = ringo::WithCancel(ctx);
+    child.Done().Recv();
+    EXPECT_GE(MonoNanos() - start, 10000000);
+    EXPECT_EQ(ctx.Err(), ringo::ContextError::DeadlineExceeded);
+    EXPECT_EQ(child.Err(), ringo::ContextError::DeadlineExceeded);
+    EXPECT_EQ(ctx.Err().message(), "context deadline exceeded");
+    cancel();  // after the deadline: the error stays
+    EXPECT_EQ(ctx.Err(), ringo::ContextError::DeadlineExceeded);
+    cancelChild();
+  });
+}
+
+TEST(Context, EarlierParentDeadlineWinsAndPastDeadlineIsDoneAtOnce) {
+  ringo::Run([] {
+    auto [parent, cancelParent] = ringo::WithTimeout(ringo::Background(), 5ms);
+    auto [child, cancelChild] = ringo::WithTimeout(parent, 1h);
+    EXPECT_EQ(*child.Deadline(), *parent.Deadline());
+    child.Done().Recv();
+    EXPECT_EQ(child.Err(), ringo::ContextError::DeadlineExceeded);
+    auto [past, cancelPast] = ringo::WithDeadline(ringo::Background(), std::chrono::steady_clock::now() - 1s);
+    EXPECT_EQ(past.Err(), ringo::ContextError::DeadlineExceeded);
+    cancelParent();
+    cancelChild();
+    cancelPast();
+  });
+}
+
+TEST(Context, CancelBeforeTheDeadlineStopsTheTimer) {
+  ringo::Run([] {
+    auto [ctx, cancel] = ringo::WithTimeout(ringo::Background(), 1h);
+    cancel();
+    EXPECT_EQ(ctx.Err(), ringo::ContextError::Canceled);
+    // Run returns now: no hour-long timer keeps the program alive.
+  });
+}
+
+}  // namespace
