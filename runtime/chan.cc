@@ -126,13 +126,17 @@ bool unlockChan(G*, void* lk) {
   return true;
 }
 
+[[noreturn, gnu::cold, gnu::noinline]] void throwNotOnGoroutine(const char* what) {
+  throw std::logic_error(std::string(what) +
+                         ": would block on a thread ringo did not start (use TrySend / a Default case)");
+}
+
 // blockingG is the goroutine that is about to park in a channel operation;
 // anywhere else a blocking operation is a misuse.
-G* blockingG(const char* what) {
+inline G* blockingG(const char* what) {
   G* gp = getg();
-  if (gp == nullptr)
-    throw std::logic_error(std::string(what) +
-                           ": would block on a thread ringo did not start (use TrySend / a Default case)");
+  if (gp == nullptr) [[unlikely]]
+    throwNotOnGoroutine(what);
   return gp;
 }
 

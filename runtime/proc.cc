@@ -203,13 +203,10 @@ const char* waitReasonString(waitReason r) noexcept {
   return "???";
 }
 
-// casgstatus moves gp from oldval to newval; anything else is a broken
-// invariant.
-void casgstatus(G* gp, uint32_t oldval, uint32_t newval) {
-  uint32_t cur = oldval;
-  if (!gp->atomicstatus.compare_exchange_strong(cur, newval, std::memory_order_acq_rel))
-    fatal("casgstatus: goroutine %llu is %s, want %s -> %s", (unsigned long long)gp->goid,
-          gstatusString(cur), gstatusString(oldval), gstatusString(newval));
+// casgstatusFail reports a broken G status invariant (see casgstatus).
+void casgstatusFail(G* gp, uint32_t cur, uint32_t oldval, uint32_t newval) {
+  fatal("casgstatus: goroutine %llu is %s, want %s -> %s", (unsigned long long)gp->goid,
+        gstatusString(cur), gstatusString(oldval), gstatusString(newval));
 }
 
 // gogo switches from the running context `from` to `to` on this M. It
@@ -231,6 +228,8 @@ static void gogo(G* from, G* to, bool fromDies) {
 #endif
 }
 
+static void afterSwitch(M* mp);
+
 // gostart is the first frame of every goroutine: the first switch into a new
 // G returns here, and its own return address is goexit+1. It has no
 // catch-all, so an escaping exception finds no handler and terminates with
@@ -239,7 +238,9 @@ void gostart() {
 #ifdef RINGO_ASAN
   __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
 #endif
-  G* gp = getm()->curg;
+  M* mp = getm();
+  afterSwitch(mp);
+  G* gp = mp->curg;
   gp->entry(gp->entryArg);
   // Keep this frame on the stack under the entry (no sibling call), so
   // tracebacks show gostart between the goroutine's function and goexit.
@@ -254,6 +255,7 @@ static void mcall(G* (*fn)(G*)) {
   if (gp == nullptr || !onStack(gp)) fatal("mcall: called on g0");
   mp->mcallfn = fn;
   gogo(gp, mp->g0, fn == goexit0);
+  afterSwitch(getm());
 }
 
 // dropg detaches the M's current G. On g0.
@@ -646,12 +648,12 @@ void wakeNetPoller(int64_t when) {
 
 // goexit0 is goexit's continuation on g0: gp's function returned or Goexit
 // unwound it.
-G* goexit0(G* gp) {
-  M* mp = getm();
+// gdestroy ends dead G gp: Gdead, counted out, reset, on the P's free list.
+// On g0 (goexit0) or on the G switched to (exitCommit).
+static void gdestroy(M* mp, G* gp) {
   casgstatus(gp, Grunning, Gdead);
   sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
   const bool goexited = gp->goexiting;
-  dropg(mp);
   gp->goexiting = false;
   gp->eh = {};
   gp->entry = nullptr;
@@ -671,10 +673,36 @@ G* goexit0(G* gp) {
       netpollCurrent->breakPoll();
     }
   }
+}
+
+G* goexit0(G* gp) {
+  M* mp = getm();
+  dropg(mp);
+  gdestroy(mp, gp);
   return nullptr;
 }
 
+static bool exitCommit(G* gp, void*) {
+  gdestroy(getm(), gp);
+  return true;
+}
+
+static G* directNext(P* pp);
+static void switchDirect(M* mp, G* gp, G* next, bool gpDies);
+
 extern "C" void ringo_goexit1() {
+  M* mp = getm();
+  G* gp = mp->curg;
+  if (gp != sched.maing) {
+    if (G* next = directNext(mp->p)) {
+      // Straight to the next G; it frees this one (exitCommit) once this
+      // stack is no longer in use.
+      mp->waitunlockf = exitCommit;
+      mp->waitlock = nullptr;
+      switchDirect(mp, gp, next, true);
+      fatal("goexit1: dead goroutine resumed");
+    }
+  }
   mcall(goexit0);
   fatal("goexit1: dead goroutine resumed");
 }
@@ -698,14 +726,81 @@ static G* park_m(G* gp) {
   return nullptr;
 }
 
+// afterSwitch finishes a direct switch (see parkDirect): on the G that was
+// switched to, it runs the unlock function of the G that parked, which can
+// only be woken from then on. Called wherever a G resumes.
+static void afterSwitch(M* mp) {
+  G* gp = mp->waitg;
+  if (gp == nullptr) return;
+  auto fn = mp->waitunlockf;
+  void* lk = mp->waitlock;
+  mp->waitg = nullptr;
+  mp->waitunlockf = nullptr;
+  mp->waitlock = nullptr;
+  if (fn && !fn(gp, lk)) {
+    // Not parked after all: it runs next.
+    casgstatus(gp, Gwaiting, Grunnable);
+    runqput(mp->p, gp, true);
+  }
+}
+
+// directNext is the G a goroutine that parks, yields or exits may switch
+// to directly, without the round trip through g0 and findRunnable: the P's
+// runnext or ring head, else the global queue's head, when findRunnable
+// would pick the same (no fairness tick, no due timer, Run not ending).
+// Null sends the switch the long way.
+static G* directNext(P* pp) {
+  if (pp->schedtick % 61 == 0 || sched.exiting.load(std::memory_order_relaxed)) return nullptr;
+  const int64_t t = pp->timers.next.load(std::memory_order_relaxed);
+  if (t != 0 && t <= nanotime()) return nullptr;
+  if (G* gp = runqget(pp)) return gp;
+  if (sched.runqsize.load(std::memory_order_relaxed) == 0) return nullptr;
+  lockGuard g(&sched.lock);
+  return globrunqget(pp, 1);
+}
+
+// switchDirect switches from gp to next on mp, without g0. mp->waitunlockf
+// (set by the caller) runs on next once gp's registers are saved
+// (afterSwitch): only then may anyone else resume gp. Returns when gp runs
+// again.
+static void switchDirect(M* mp, G* gp, G* next, bool gpDies) {
+  mp->waitg = gp;
+  gp->m = nullptr;
+  mp->curg = next;
+  next->m = mp;
+  casgstatus(next, Grunnable, Grunning);
+  mp->p->schedtick++;
+  gogo(gp, next, gpDies);
+  afterSwitch(getm());
+}
+
 void gopark(bool (*unlockf)(G*, void*), void* lk, waitReason reason) {
   M* mp = getm();
   G* gp = getg();
   if (gp == nullptr) fatal("gopark: not on a goroutine");
+  gp->waitreason = reason;
   mp->waitunlockf = unlockf;
   mp->waitlock = lk;
-  gp->waitreason = reason;
+  if (G* next = directNext(mp->p)) {
+    // One context switch instead of two. gp is Gwaiting before the switch
+    // and its unlock function runs after it, so whoever the unlock lets
+    // wake gp finds it fully parked (Go's gopark protocol, without g0).
+    casgstatus(gp, Grunning, Gwaiting);
+    switchDirect(mp, gp, next, false);
+    return;
+  }
   mcall(park_m);
+}
+
+// goschedCommit puts a G that yielded by a direct switch on the global
+// queue, now that its registers are saved.
+static bool goschedCommit(G* gp, void*) {
+  {
+    lockGuard g(&sched.lock);
+    globrunqput(gp);
+  }
+  wakep();
+  return true;
 }
 
 // gosched_m is Gosched's continuation on g0: the G goes to the global queue.
@@ -976,11 +1071,14 @@ static void schedule(M* mp) {
       if (mp->spinning) resetspinning(mp);
     }
     execute(mp, gp);
+    // The G that comes back may not be gp: gopark switches between Gs
+    // directly. It is the M's current G.
+    G* cur = mp->curg;
     auto fn = mp->mcallfn;
     mp->mcallfn = nullptr;
-    if (fn == nullptr) fatal("schedule: goroutine %llu switched to g0 without mcall",
-                             (unsigned long long)gp->goid);
-    next = fn(gp);
+    if (fn == nullptr || cur == nullptr)
+      fatal("schedule: goroutine %llu switched to g0 without mcall", (unsigned long long)gp->goid);
+    next = fn(cur);
   }
 }
 
@@ -1209,8 +1307,18 @@ int runMain(entryFn entry, void* arg, const ringo::Options& opts) {
 namespace ringo {
 
 void Gosched() {
-  if (runtime::getg() == nullptr) runtime::fatal("Gosched: not on a goroutine");
-  runtime::mcall(runtime::gosched_m);
+  using namespace runtime;
+  G* gp = getg();
+  if (gp == nullptr) fatal("Gosched: not on a goroutine");
+  M* mp = getm();
+  if (G* next = directNext(mp->p)) {
+    casgstatus(gp, Grunning, Grunnable);
+    mp->waitunlockf = goschedCommit;
+    mp->waitlock = nullptr;
+    switchDirect(mp, gp, next, false);
+    return;
+  }
+  mcall(gosched_m);
 }
 
 int NumGoroutine() { return runtime::sched.ngoroutines.load(std::memory_order_relaxed); }

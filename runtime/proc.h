@@ -5,8 +5,15 @@
 
 namespace ringo::runtime {
 
-// casgstatus moves gp from oldval to newval, or stops the program.
-void casgstatus(G* gp, uint32_t oldval, uint32_t newval);
+[[noreturn, gnu::cold]] void casgstatusFail(G* gp, uint32_t cur, uint32_t oldval, uint32_t newval);
+
+// casgstatus moves gp from oldval to newval; anything else is a broken
+// invariant and stops the program.
+inline void casgstatus(G* gp, uint32_t oldval, uint32_t newval) {
+  uint32_t cur = oldval;
+  if (!gp->atomicstatus.compare_exchange_strong(cur, newval, std::memory_order_acq_rel)) [[unlikely]]
+    casgstatusFail(gp, cur, oldval, newval);
+}
 
 // gopark parks the calling goroutine. On g0, after the G is marked Gwaiting,
 // unlockf(gp, lock) runs; if it returns false the G runs again at once

@@ -158,9 +158,11 @@ struct M {
   // the G to run next, or null to look for one in findRunnable.
   G* (*mcallfn)(G*) = nullptr;
 
-  // gopark's unlock function and its argument, consumed by park_m.
+  // gopark's unlock function and its argument, consumed by park_m, or,
+  // after a direct switch (waitg set), by the G switched to (afterSwitch).
   bool (*waitunlockf)(G*, void*) = nullptr;
   void* waitlock = nullptr;
+  G* waitg = nullptr;
 
   note park;  // where the M sleeps in stopm; woken by startm or at exit
 
