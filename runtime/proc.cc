@@ -126,6 +126,7 @@
 #include "fatal.h"
 #include "netpoll.h"
 #include "proc.h"
+#include "ringo/blocking.h"
 #include "ringo/foreign.h"
 #include "ringo/go.h"
 #include "ringo/run.h"
@@ -179,6 +180,7 @@ const char* gstatusString(uint32_t s) noexcept {
     case Grunning: return "running";
     case Gwaiting: return "waiting";
     case Gdead: return "dead";
+    case Gsyscall: return "syscall";
   }
   return "???";
 }
@@ -269,7 +271,10 @@ static void execute(M* mp, G* gp) {
   mp->curg = gp;
   gp->m = mp;
   casgstatus(gp, Grunnable, Grunning);
-  mp->p->schedtick++;
+  P* pp = mp->p;
+  pp->schedtick++;
+  pp->schedtickPub.store(pp->schedtick, std::memory_order_relaxed);
+  pp->curgoid.store(gp->goid, std::memory_order_relaxed);
   gogo(mp->g0, gp, false);
 }
 
@@ -378,7 +383,7 @@ G* newproc1(size_t size, void** storage) {
   M* mp = getm();
   if (mp != nullptr && mp->p != nullptr) return newproc1p(mp->p, size, storage);
   // A thread ringo did not start (see ringo/foreign.h).
-  if (mp != nullptr) fatal("Go: called on an M without a P");
+  if (mp != nullptr) fatal("Go: called inside ringo::Blocking (fn must not call ringo)");
   if (!sched.running) throw std::logic_error("ringo::Go: no ringo::Run is running");
   return newproc1g(gfgetGlobal(), size, storage);
 }
@@ -389,6 +394,7 @@ static void acquirep(M* mp, P* pp) {
   if (mp->p != nullptr || pp->m != nullptr) fatal("acquirep: already in use");
   mp->p = pp;
   pp->m = mp;
+  pp->mtid.store(mp->tid, std::memory_order_relaxed);
   pp->status.store(Prunning, std::memory_order_relaxed);
 }
 
@@ -433,6 +439,10 @@ static M* mget() {
 
 static void checkdead();
 static uint64_t fastrand(M* mp);
+static void sysmonwake();
+static bool stoplockedm(M* mp);
+static void startlockedm(M* mp, G* gp);
+static int64_t earliestTimer();
 
 // mput puts mp on the idle list. sched.lock held.
 static void mput(M* mp) {
@@ -485,6 +495,7 @@ static void startm(P* pp, bool spinning) {
       return;
     }
   }
+  if (sched.sysmonwait.load(std::memory_order_relaxed)) sysmonwake();
   M* nmp = mget();
   if (nmp == nullptr) {
     // Recorded in allm under the lock that saw !exiting, so teardown joins it.
@@ -659,6 +670,14 @@ static void gdestroy(M* mp, G* gp) {
   gp->entry = nullptr;
   gp->entryArg = nullptr;
   gp->waitreason = waitReason::zero;
+  if (gp->lockedm != nullptr) {
+    // Still wired at exit. Go ends the thread; ringo's Ms live until Run
+    // ends, so the wiring is just dropped.
+    gp->lockedm->lockedg = nullptr;
+    gp->lockedm->lockedCount = 0;
+    gp->lockedm = nullptr;
+    sched.nlocked.fetch_sub(1);
+  }
   gfput(mp->p, gp);
   if (gp == sched.maing) {
     // Like Go's main returning into exit(0): Run ends now. After Goexit the
@@ -669,6 +688,11 @@ static void gdestroy(M* mp, G* gp) {
       lock(&sched.lock);
       sched.exiting.store(true);
       while (M* idle = mget()) notewakeup(&idle->park);
+      for (M* m : sched.allm)
+        if (m->lockedIdle) {
+          m->lockedIdle = false;
+          notewakeup(&m->park);
+        }
       unlock(&sched.lock);
       netpollCurrent->breakPoll();
     }
@@ -750,7 +774,10 @@ static void afterSwitch(M* mp) {
 // would pick the same (no fairness tick, no due timer, Run not ending).
 // Null sends the switch the long way.
 static G* directNext(P* pp) {
-  if (pp->schedtick % 61 == 0 || sched.exiting.load(std::memory_order_relaxed)) return nullptr;
+  if (pp == nullptr) fatal("ringo: a goroutine parked inside ringo::Blocking (fn must not call ringo)");
+  if (pp->schedtick % 61 == 0 || sched.exiting.load(std::memory_order_relaxed) ||
+      sched.nlocked.load(std::memory_order_relaxed) != 0)
+    return nullptr;
   const int64_t t = pp->timers.next.load(std::memory_order_relaxed);
   if (t != 0 && t <= nanotime()) return nullptr;
   if (G* gp = runqget(pp)) return gp;
@@ -769,7 +796,10 @@ static void switchDirect(M* mp, G* gp, G* next, bool gpDies) {
   mp->curg = next;
   next->m = mp;
   casgstatus(next, Grunnable, Grunning);
-  mp->p->schedtick++;
+  P* pp = mp->p;
+  pp->schedtick++;
+  pp->schedtickPub.store(pp->schedtick, std::memory_order_relaxed);
+  pp->curgoid.store(next->goid, std::memory_order_relaxed);
   gogo(gp, next, gpDies);
   afterSwitch(getm());
 }
@@ -857,7 +887,7 @@ static int64_t earliestTimer() {
 // running or polling, no goroutine can ever run again unless a timer is
 // pending: as in Go, that is a deadlock and the program stops.
 static void checkdead() {
-  const int32_t run = int32_t(sched.allm.size()) - sched.nmidle.load();
+  const int32_t run = int32_t(sched.allm.size()) - sched.nmidle.load() - sched.nmidlelocked.load();
   if (run > 0) return;
   if (run < 0) fatal("checkdead: inconsistent counts: %d Ms, %d idle", int(sched.allm.size()),
                      int(sched.nmidle.load()));
@@ -1059,16 +1089,371 @@ top:
   goto top;
 }
 
+// ---- LockOSThread ----------------------------------------------------------
+//
+// A wired G runs only on its M, and that M runs nothing else (Go's
+// lockedg/lockedm). When the wired G is not running, its M hands its P on
+// (handoffp) and sleeps in stoplockedm; an M whose findRunnable picks the
+// wired G passes it its own P (startlockedm) and stops. Direct G-to-G
+// switches are off while any G is wired, so every switch goes through
+// schedule, where these rules live.
+
+static void handoffp(P* pp);
+
+// stoplockedm parks mp, whose wired G is not runnable here, until another M
+// hands it a P with the G. Returns false if Run is ending.
+static bool stoplockedm(M* mp) {
+  if (mp->p != nullptr) {
+    P* pp = releasep(mp);
+    handoffp(pp);
+  }
+  {
+    lockGuard g(&sched.lock);
+    if (sched.exiting.load()) return false;
+    mp->lockedIdle = true;
+    sched.nmidlelocked.fetch_add(1);
+    checkdead();
+  }
+  notesleep(&mp->park);
+  noteclear(&mp->park);
+  {
+    lockGuard g(&sched.lock);
+    mp->lockedIdle = false;
+    sched.nmidlelocked.fetch_sub(1);
+  }
+  if (mp->nextp == nullptr) return false;  // woken for exit
+  acquirep(mp, mp->nextp);
+  mp->nextp = nullptr;
+  return true;
+}
+
+// startlockedm gives mp's P to gp's M, which runs gp (Grunnable, off every
+// queue). mp is left without a P.
+static void startlockedm(M* mp, G* gp) {
+  M* lm = gp->lockedm;
+  if (lm == mp) fatal("startlockedm: locked to me");
+  P* pp = releasep(mp);
+  lm->nextp = pp;
+  notewakeup(&lm->park);
+}
+
+// ---- Blocking calls ----------------------------------------------------------
+//
+// entersyscall and exitsyscall bracket a ringo::Blocking call, as Go's do a
+// system call. Entering costs a few stores: the P stays with the M in the
+// Psyscall state, so a short call takes it straight back on exit. sysmon
+// retakes a P that has sat in Psyscall for one of its ticks (20 us to
+// 10 ms) when the P has work waiting or nobody else is looking for work, and
+// hands it to another M; the returning M then looks for an idle P, or
+// queues its G and sleeps.
+
+static void sysmonwake();
+
+void entersyscall() {
+  M* mp = getm();
+  G* gp = mp ? mp->curg : nullptr;
+  if (gp == nullptr || !onStack(gp)) fatal("ringo::Blocking: not on a goroutine");
+  if (mp->p == nullptr) fatal("ringo::Blocking: nested in another Blocking call");
+  casgstatus(gp, Grunning, Gsyscall);
+  P* pp = mp->p;
+  pp->syscalltick.fetch_add(1, std::memory_order_relaxed);
+  mp->oldp = pp;
+  mp->p = nullptr;
+  pp->m = nullptr;
+  pp->status.store(Psyscall);
+  if (sched.sysmonwait.load()) sysmonwake();
+}
+
+// exitsyscall0 is exitsyscall's continuation on g0 when no P was free: the
+// G goes to the global queue and the M sleeps until it is given a P.
+static G* exitsyscall0(G* gp) {
+  M* mp = getm();
+  casgstatus(gp, Gsyscall, Grunnable);
+  dropg(mp);
+  P* pp;
+  {
+    lockGuard g(&sched.lock);
+    pp = pidleget();
+    if (pp == nullptr) globrunqput(gp);
+  }
+  if (pp != nullptr) {
+    acquirep(mp, pp);
+    return gp;
+  }
+  stopm(mp);  // findRunnable (or the exit) follows
+  return nullptr;
+}
+
+void exitsyscall() {
+  M* mp = getm();
+  G* gp = mp->curg;
+  P* oldp = mp->oldp;
+  mp->oldp = nullptr;
+  // Fast: the P is still ours.
+  uint32_t want = Psyscall;
+  if (oldp != nullptr && oldp->status.compare_exchange_strong(want, Prunning)) {
+    mp->p = oldp;
+    oldp->m = mp;
+    oldp->mtid.store(mp->tid, std::memory_order_relaxed);
+    casgstatus(gp, Gsyscall, Grunning);
+    return;
+  }
+  // sysmon gave it away: any idle P will do.
+  P* pp;
+  {
+    lockGuard g(&sched.lock);
+    pp = pidleget();
+  }
+  if (pp != nullptr) {
+    acquirep(mp, pp);
+    casgstatus(gp, Gsyscall, Grunning);
+    pp->curgoid.store(gp->goid, std::memory_order_relaxed);
+    return;
+  }
+  mcall(exitsyscall0);
+}
+
+// handoffp finds an M for pp, which nobody holds (taken from a Blocking
+// call, or left by a locked M): one is started if pp or the global queue has
+// work, or if no M is looking for work; else pp goes idle.
+static void handoffp(P* pp) {
+  if (!runqempty(pp) || sched.runqsize.load() > 0) {
+    startm(pp, false);
+    return;
+  }
+  int32_t zero = 0;
+  if (sched.nmspinning.load() + sched.npidle.load() == 0 &&
+      sched.nmspinning.compare_exchange_strong(zero, 1)) {
+    noteSpinning();
+    startm(pp, true);
+    return;
+  }
+  const int64_t when = pp->timers.next.load(std::memory_order_relaxed);
+  {
+    lockGuard g(&sched.lock);
+    pidleput(pp);
+  }
+  if (when != 0) wakeNetPoller(when);
+}
+
+// ---- sysmon ----------------------------------------------------------------
+//
+// sysmon is a thread without a P, as Go's is. It wakes every 20 us while
+// Blocking calls or goroutines may need it, backing off to 10 ms when
+// nothing happens, and sleeps with no timeout when every P is idle (whoever
+// starts an M or a Blocking call wakes it). Each round it:
+//  - retakes Ps that have sat in a Blocking call (see above);
+//  - reports a goroutine that has run longer than RINGO_SCHEDWARN ms
+//    (default 100; 0: off) without yielding, and one whose thread has slept
+//    in the kernel for 10 ms outside Blocking (its P's goroutines wait);
+//  - wakes an M for a timer that is overdue with nobody in the poller;
+//  - prints the RINGO_SCHEDTRACE line when due.
+// There is no preemption: see "Scheduling is cooperative" above.
+
+namespace {
+std::atomic<uint32_t> sysmonKick{0};  // futex word sysmon sleeps on
+std::atomic<bool> sysmonStop{false};
+int64_t schedwarnNs = 100'000'000;
+int64_t schedtraceNs = 0;
+int64_t runStart = 0;
+constexpr int64_t kStuckNs = 10'000'000;  // 10 ms in the kernel outside Blocking
+}  // namespace
+
+static void sysmonwake() {
+  sysmonKick.store(1, std::memory_order_release);
+  futexWakeup(&sysmonKick, 1);
+}
+
+// threadState is the state letter of thread tid in /proc ('R' running, 'S'
+// sleeping, 'D' disk wait), or 0.
+static char threadState(int tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", tid);
+  FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return 0;
+  char buf[512];
+  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  const char* rp = std::strrchr(buf, ')');  // the name may hold spaces
+  return rp && rp[1] == ' ' ? rp[2] : 0;
+}
+
+static void schedtrace(int64_t now);
+
+static bool retake(int64_t now) {
+  bool took = false;
+  for (P* pp : sched.allp) {
+    auto& pd = pp->sysmontick;
+    const uint32_t s = pp->status.load();
+    if (s == Prunning) {
+      const uint32_t t = pp->schedtickPub.load(std::memory_order_relaxed);
+      if (pd.schedtick != t) {
+        pd.schedtick = t;
+        pd.schedwhen = now;
+        pd.reported = false;
+        continue;
+      }
+      if (pd.reported) continue;
+      const int64_t ran = now - pd.schedwhen;
+      const unsigned long long goid = pp->curgoid.load(std::memory_order_relaxed);
+      if (ran >= kStuckNs) {
+        const char st = threadState(pp->mtid.load(std::memory_order_relaxed));
+        if (st == 'S' || st == 'D') {
+          std::fprintf(stderr,
+                       "ringo: goroutine %llu has been blocked in the kernel for %lld ms on P%d outside "
+                       "ringo::Blocking; the goroutines queued on its P wait (wrap the call in ringo::Blocking)\n",
+                       goid, (long long)(ran / 1000000), pp->id);
+          pd.reported = true;
+          continue;
+        }
+      }
+      if (schedwarnNs > 0 && ran >= schedwarnNs) {
+        std::fprintf(stderr,
+                     "ringo: goroutine %llu has run for %lld ms on P%d without yielding (scheduling is "
+                     "cooperative: call ringo::Gosched() in long loops)\n",
+                     goid, (long long)(ran / 1000000), pp->id);
+        pd.reported = true;
+      }
+    } else if (s == Psyscall) {
+      const uint32_t t = pp->syscalltick.load(std::memory_order_relaxed);
+      if (pd.syscalltick != t) {
+        pd.syscalltick = t;
+        pd.syscallwhen = now;
+        continue;
+      }
+      // Leave it if it has nothing queued, someone else is free to look for
+      // work, and the call is young: the M will likely be back soon.
+      if (runqempty(pp) && sched.nmspinning.load() + sched.npidle.load() > 0 &&
+          now - pd.syscallwhen < 10'000'000)
+        continue;
+      uint32_t want = Psyscall;
+      if (pp->status.compare_exchange_strong(want, Pidle)) {
+        handoffp(pp);
+        took = true;
+      }
+    }
+  }
+  return took;
+}
+
+static void* sysmon(void*) {
+  int64_t delay = 20'000;
+  int idle = 0;
+  int64_t lasttrace = nanotime();
+  for (;;) {
+    if (idle == 0)
+      delay = 20'000;  // 20 us: Go's
+    else if (idle > 50)
+      delay = std::min<int64_t>(delay * 2, 10'000'000);  // up to 10 ms
+    if (schedtraceNs > 0) delay = std::min(delay, schedtraceNs);
+    futexSleep(&sysmonKick, 0, delay);
+    sysmonKick.store(0, std::memory_order_relaxed);
+    if (sysmonStop.load()) break;
+    int64_t now = nanotime();
+    if (schedtraceNs == 0 && sched.npidle.load() == sched.gomaxprocs) {
+      // Idle: nothing to retake or watch. Sleep until an M starts.
+      sched.sysmonwait.store(true);
+      while (!sysmonStop.load() && sched.npidle.load() == sched.gomaxprocs) {
+        futexSleep(&sysmonKick, 0, -1);
+        sysmonKick.store(0, std::memory_order_relaxed);
+      }
+      sched.sysmonwait.store(false);
+      idle = 0;
+      continue;
+    }
+    const bool took = retake(now);
+    idle = took ? 0 : idle + 1;
+    // An overdue timer with nobody in the poller and a P free: wake an M.
+    const int64_t t = earliestTimer();
+    if (t != 0 && t + 1'000'000 < now && sched.lastpoll.load() != 0 && sched.npidle.load() > 0) wakep();
+    if (schedtraceNs > 0 && now - lasttrace >= schedtraceNs) {
+      lasttrace = now;
+      schedtrace(now);
+    }
+  }
+  return nullptr;
+}
+
+// schedtrace prints Go's GODEBUG=schedtrace line.
+static void schedtrace(int64_t now) {
+  std::string line = "SCHED " + std::to_string((now - runStart) / 1000000) + "ms: gomaxprocs=" +
+                     std::to_string(sched.gomaxprocs) + " idleprocs=" + std::to_string(sched.npidle.load());
+  int32_t nm;
+  {
+    lockGuard g(&sched.lock);
+    nm = int32_t(sched.allm.size());
+  }
+  line += " threads=" + std::to_string(nm + 1) +  // + sysmon
+          " spinningthreads=" + std::to_string(sched.nmspinning.load()) +
+          " idlethreads=" + std::to_string(sched.nmidle.load() + sched.nmidlelocked.load()) +
+          " runqueue=" + std::to_string(sched.runqsize.load()) + " [";
+  for (size_t i = 0; i < sched.allp.size(); i++) {
+    P* pp = sched.allp[i];
+    uint32_t n = pp->runqtail.load(std::memory_order_relaxed) - pp->runqhead.load(std::memory_order_relaxed);
+    if (n > P::runqSize) n = 0;  // torn read
+    if (pp->runnext.load(std::memory_order_relaxed) != nullptr) n++;
+    line += (i ? " " : "") + std::to_string(n);
+  }
+  line += "]\n";
+  (void)!write(2, line.data(), line.size());
+}
+
+static int64_t envMillis(const char* name, int64_t dflt) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return dflt * 1000000;
+  char* end = nullptr;
+  long long ms = std::strtoll(v, &end, 10);
+  if (end == v || *end != '\0' || ms < 0) fatal("%s: want milliseconds (a number >= 0), got \"%s\"", name, v);
+  return ms * 1000000;
+}
+
+static void sysmonStart() {
+  schedwarnNs = envMillis("RINGO_SCHEDWARN", 100);
+  schedtraceNs = envMillis("RINGO_SCHEDTRACE", 0);
+  runStart = nanotime();
+  sysmonStop.store(false);
+  sysmonKick.store(0);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 << 10);
+  int rc = pthread_create(&sched.sysmonThread, &attr, sysmon, nullptr);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) fatal("sysmon: pthread_create: %s", std::strerror(rc));
+  sched.sysmonStarted = true;
+}
+
+static void sysmonJoin() {
+  if (!sched.sysmonStarted) return;
+  sysmonStop.store(true);
+  sysmonwake();
+  pthread_join(sched.sysmonThread, nullptr);
+  sched.sysmonStarted = false;
+}
+
 // schedule is the M's loop on g0 (see "mcall and the g0 loop"). It returns
 // only when Run is ending.
 static void schedule(M* mp) {
   G* next = nullptr;
   for (;;) {
     G* gp = next;
+    next = nullptr;
+    if (mp->lockedg != nullptr && gp != mp->lockedg) {
+      // This M runs only its wired G: wait until it is runnable.
+      if (gp != nullptr) fatal("schedule: locked M got another goroutine");
+      if (!stoplockedm(mp)) return;
+      gp = mp->lockedg;
+    }
     if (gp == nullptr) {
       gp = findRunnable(mp);
       if (gp == nullptr) return;
       if (mp->spinning) resetspinning(mp);
+      if (gp->lockedm != nullptr && gp->lockedm != mp) {
+        // Wired to another M: give it our P, and wait for one ourselves.
+        startlockedm(mp, gp);
+        if (!stopm(mp)) return;
+        continue;
+      }
     }
     execute(mp, gp);
     // The G that comes back may not be gp: gopark switches between Gs
@@ -1104,6 +1489,7 @@ static G* newg0() {
 // minit runs on the M's own thread: everything that is per thread.
 static void minit(M* mp) {
   mp->g0 = newg0();
+  mp->tid = int(gettid());
   mp->ehglobals = reinterpret_cast<ehGlobals*>(abi::__cxa_get_globals());
   mp->fastrand = 0x9E3779B97F4A7C15ULL * uint64_t(mp->id + 1) | 1;
 #ifdef RINGO_ASAN
@@ -1226,10 +1612,16 @@ static void schedinit(const ringo::Options& opts) {
 // teardown frees everything Run made, once every other M has exited.
 // Goroutines still alive are dropped without unwinding, as os.Exit drops them.
 static void teardown(M* m0) {
+  sysmonJoin();
   std::vector<M*> ms;
   {
     lockGuard g(&sched.lock);
     ms = sched.allm;
+    for (M* mp : ms)
+      if (mp->lockedIdle) {
+        mp->lockedIdle = false;
+        notewakeup(&mp->park);
+      }
   }
   for (M* mp : ms) {
     if (mp == m0) continue;
@@ -1296,6 +1688,7 @@ int runMain(entryFn entry, void* arg, const ringo::Options& opts) {
   runqput(pp, maing, false);
   sched.mainStarted = true;
 
+  sysmonStart();
   schedule(m0);
   if (m0->p) releasep(m0);
   teardown(m0);
@@ -1324,6 +1717,31 @@ void Gosched() {
 int NumGoroutine() { return runtime::sched.ngoroutines.load(std::memory_order_relaxed); }
 
 int GOMAXPROCS() { return runtime::sched.running ? runtime::sched.gomaxprocs : 0; }
+
+void LockOSThread() {
+  using namespace runtime;
+  G* gp = getg();
+  if (gp == nullptr) fatal("LockOSThread: not on a goroutine");
+  M* mp = getm();
+  if (mp->lockedCount++ == 0) {
+    mp->lockedg = gp;
+    gp->lockedm = mp;
+    sched.nlocked.fetch_add(1);
+  }
+}
+
+void UnlockOSThread() {
+  using namespace runtime;
+  G* gp = getg();
+  if (gp == nullptr) fatal("UnlockOSThread: not on a goroutine");
+  M* mp = getm();
+  if (mp->lockedCount == 0) return;  // as Go: unlocking an unlocked thread is a no-op
+  if (--mp->lockedCount == 0) {
+    mp->lockedg = nullptr;
+    gp->lockedm = nullptr;
+    sched.nlocked.fetch_sub(1);
+  }
+}
 
 ForeignThread::ForeignThread() { runtime::sched.nforeign.fetch_add(1); }
 

@@ -38,6 +38,9 @@ enum Gstatus : uint32_t {
   // Gdead: finished (or on a free list, stack kept for reuse). Owned by the
   // free list that holds it; gfget hands it to newproc.
   Gdead = 4,
+  // Gsyscall: in a ringo::Blocking call on an M that gave up its P (M.oldp
+  // remembers it). The M owns the stack; no queue holds the G.
+  Gsyscall = 5,
 };
 
 const char* gstatusString(uint32_t s) noexcept;
@@ -117,6 +120,7 @@ struct G {
   G* schedlink = nullptr;   // next G on a queue or free list; written by its owner
   waitReason waitreason{};  // written by gopark before the G parks
   bool isg0 = false;        // the M's scheduler stack, never on a queue
+  M* lockedm = nullptr;     // LockOSThread: the only M that may run it; the G itself
 
   // The goroutine's function, run by gostart. Written by newproc.
   entryFn entry = nullptr;
@@ -176,6 +180,13 @@ struct M {
   pthread_t thread{};      // for the join at teardown (not for m0)
   std::atomic<bool> started{false};  // thread is set; written by newm
   uint64_t fastrand = 0;   // victim order for stealing; the M itself
+  P* oldp = nullptr;       // the P it left for a Blocking call
+  int tid = 0;             // the thread's id, for sysmon's look at /proc
+
+  // LockOSThread: the G wired to this M, and how many Locks it holds.
+  G* lockedg = nullptr;    // the M itself
+  uint32_t lockedCount = 0;
+  bool lockedIdle = false;  // asleep in stoplockedm; sched.lock
 };
 
 // P status. Who owns the P:
@@ -185,6 +196,10 @@ enum Pstatus : uint32_t {
   Pidle = 0,
   // Prunning: held by an M (P.m), which alone runs its queue's owner side.
   Prunning = 1,
+  // Psyscall: its M is in a Blocking call. Nobody runs it; the M takes it
+  // back on return (CAS to Prunning) unless sysmon retook it first (CAS to
+  // Pidle, then handoffp).
+  Psyscall = 2,
 };
 
 // P is a processor: the right to run Go code, with its own queues.
@@ -216,6 +231,23 @@ struct P {
 
   // The P's timers, ordered by when; guarded by timers.lock.
   timerHeap timers;
+
+  // Blocking calls: incremented by entersyscall (owner), read by sysmon.
+  std::atomic<uint32_t> syscalltick{0};
+  // Mirrors of schedtick and the running G, for sysmon (written by the
+  // owner at every switch, read without a lock).
+  std::atomic<uint32_t> schedtickPub{0};
+  std::atomic<uint64_t> curgoid{0};
+  std::atomic<int> mtid{0};
+
+  // sysmon's own record of this P (sysmon only).
+  struct {
+    uint32_t schedtick = 0;
+    int64_t schedwhen = 0;
+    uint32_t syscalltick = 0;
+    int64_t syscallwhen = 0;
+    bool reported = false;
+  } sysmontick;
 };
 
 // sched is the global state; everything below is guarded by sched.lock
@@ -262,6 +294,14 @@ struct schedt {
   std::atomic<int64_t> pollUntil{0};
 
   bool mainStarted = false;  // wakep only once main runs; set before Ms exist
+
+  // sysmon (see proc.cc): its thread; sysmonwait is set while it sleeps
+  // with no timeout because every P is idle (startm and entersyscall wake it).
+  pthread_t sysmonThread{};
+  bool sysmonStarted = false;
+  std::atomic<bool> sysmonwait{false};
+  std::atomic<int32_t> nlocked{0};       // Gs wired by LockOSThread (direct switches off)
+  std::atomic<int32_t> nmidlelocked{0};  // Ms asleep in stoplockedm (checkdead)
 
   G* maing = nullptr;                     // the main goroutine
   std::atomic<bool> mainGoexited{false};  // main called Goexit

@@ -16,6 +16,7 @@
 //   }
 #pragma once
 
+#include <ringo/blocking.h>
 #include <ringo/chan.h>
 #include <ringo/context.h>
 #include <ringo/defer.h>
