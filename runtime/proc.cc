@@ -56,8 +56,19 @@
 // error queue do not follow: users must not hold them across a park.
 //
 // Scheduling is cooperative: a goroutine runs until it parks, yields
-// (Gosched), or ends. There is no asynchronous preemption; see the essay in
-// README ("Scheduling") for why, and what long CPU loops should do.
+// (Gosched), or ends. Go preempts asynchronously with a signal that makes
+// the goroutine call into the scheduler at any instruction. That is wrong
+// for C++: the interrupted code may hold a lock inside libc (malloc's arena
+// lock, stdio's FILE lock) or the unwinder's, which the next goroutine on
+// that thread would take again and deadlock on; it may be half-way through
+// a thread_local's update, which would then finish on another thread; and
+// the compiler assumes no switch between two accesses of errno or a TLS
+// address. Go owns its whole stack of code and can make every instruction
+// a safe point; ringo runs code it did not compile. So the points where a
+// goroutine can lose its thread are the calls that park (channels, locks,
+// Sleep, I/O), Gosched and the end of a Blocking call; a long CPU loop
+// calls Gosched now and then, and a call that blocks in the kernel goes in
+// Blocking. sysmon (below) reports goroutines that do neither, naming them.
 //
 // Rejected designs:
 //  - ucontext (makecontext/swapcontext): a sigprocmask system call at every
