@@ -225,7 +225,8 @@ void casgstatusFail(G* gp, uint32_t cur, uint32_t oldval, uint32_t newval) {
 // gogo switches from the running context `from` to `to` on this M. It
 // returns when something switches back to `from`, possibly on another M.
 // fromDies: `from` will never run again (ASan may free its fake stack).
-static void gogo(G* from, G* to, bool fromDies) {
+void gogo(G* from, G* to, bool fromDies) {
+  if (stackCanaries.load(std::memory_order_relaxed) && !from->isg0 && !fromDies) stackcheck(from);
   ehGlobals* eh = getm()->ehglobals;
   from->eh = *eh;
   *eh = to->eh;
@@ -262,7 +263,7 @@ void gostart() {
 
 // mcall switches from the current goroutine to g0 and runs fn(gp) there
 // (see "mcall and the g0 loop" above). It returns when gp is next executed.
-static void mcall(G* (*fn)(G*)) {
+void mcall(G* (*fn)(G*)) {
   M* mp = getm();
   G* gp = mp->curg;
   if (gp == nullptr || !onStack(gp)) fatal("mcall: called on g0");
@@ -723,7 +724,7 @@ static bool exitCommit(G* gp, void*) {
 }
 
 static G* directNext(P* pp);
-static void switchDirect(M* mp, G* gp, G* next, bool gpDies);
+void switchDirect(M* mp, G* gp, G* next, bool gpDies);
 
 extern "C" void ringo_goexit1() {
   M* mp = getm();
@@ -745,7 +746,7 @@ extern "C" void ringo_goexit1() {
 // ---- parking -------------------------------------------------------------
 
 // park_m is gopark's continuation on g0.
-static G* park_m(G* gp) {
+G* park_m(G* gp) {
   M* mp = getm();
   casgstatus(gp, Grunning, Gwaiting);
   dropg(mp);
@@ -801,7 +802,7 @@ static G* directNext(P* pp) {
 // (set by the caller) runs on next once gp's registers are saved
 // (afterSwitch): only then may anyone else resume gp. Returns when gp runs
 // again.
-static void switchDirect(M* mp, G* gp, G* next, bool gpDies) {
+void switchDirect(M* mp, G* gp, G* next, bool gpDies) {
   mp->waitg = gp;
   gp->m = nullptr;
   mp->curg = next;
@@ -820,6 +821,7 @@ void gopark(bool (*unlockf)(G*, void*), void* lk, waitReason reason) {
   G* gp = getg();
   if (gp == nullptr) fatal("gopark: not on a goroutine");
   gp->waitreason = reason;
+  gp->waitsince = coarsetime();
   mp->waitunlockf = unlockf;
   mp->waitlock = lk;
   if (G* next = directNext(mp->p)) {
@@ -828,9 +830,11 @@ void gopark(bool (*unlockf)(G*, void*), void* lk, waitReason reason) {
     // wake gp finds it fully parked (Go's gopark protocol, without g0).
     casgstatus(gp, Grunning, Gwaiting);
     switchDirect(mp, gp, next, false);
+    RINGO_KEEP_FRAME();
     return;
   }
   mcall(park_m);
+  RINGO_KEEP_FRAME();
 }
 
 // goschedCommit puts a G that yielded by a direct switch on the global
@@ -1275,6 +1279,8 @@ static void sysmonwake() {
   futexWakeup(&sysmonKick, 1);
 }
 
+void wakeSysmonFromSignal() { sysmonwake(); }
+
 // threadState is the state letter of thread tid in /proc ('R' running, 'S'
 // sleeping, 'D' disk wait), or 0.
 static char threadState(int tid) {
@@ -1360,12 +1366,13 @@ static void* sysmon(void*) {
     if (schedtraceNs > 0) delay = std::min(delay, schedtraceNs);
     futexSleep(&sysmonKick, 0, delay);
     sysmonKick.store(0, std::memory_order_relaxed);
+    if (quitRequested()) dumpAndExit();
     if (sysmonStop.load()) break;
     int64_t now = nanotime();
     if (schedtraceNs == 0 && sched.npidle.load() == sched.gomaxprocs) {
       // Idle: nothing to retake or watch. Sleep until an M starts.
       sched.sysmonwait.store(true);
-      while (!sysmonStop.load() && sched.npidle.load() == sched.gomaxprocs) {
+      while (!sysmonStop.load() && !quitRequested() && sched.npidle.load() == sched.gomaxprocs) {
         futexSleep(&sysmonKick, 0, -1);
         sysmonKick.store(0, std::memory_order_relaxed);
       }
@@ -1432,10 +1439,12 @@ static void sysmonStart() {
   pthread_attr_destroy(&attr);
   if (rc != 0) fatal("sysmon: pthread_create: %s", std::strerror(rc));
   sched.sysmonStarted = true;
+  installQuitHandler();
 }
 
 static void sysmonJoin() {
   if (!sched.sysmonStarted) return;
+  uninstallQuitHandler();
   sysmonStop.store(true);
   sysmonwake();
   pthread_join(sched.sysmonThread, nullptr);
@@ -1497,9 +1506,14 @@ static G* newg0() {
   return g0;
 }
 
+void minitSignals(M* mp);
+void unminitSignals(M* mp);
+void installSignalHandlers();
+
 // minit runs on the M's own thread: everything that is per thread.
 static void minit(M* mp) {
   mp->g0 = newg0();
+  minitSignals(mp);
   mp->tid = int(gettid());
   mp->ehglobals = reinterpret_cast<ehGlobals*>(abi::__cxa_get_globals());
   mp->fastrand = 0x9E3779B97F4A7C15ULL * uint64_t(mp->id + 1) | 1;
@@ -1512,7 +1526,8 @@ static void minit(M* mp) {
   setm(mp);
 }
 
-static void mexit([[maybe_unused]] M* mp) {
+static void mexit(M* mp) {
+  unminitSignals(mp);
 #ifdef RINGO_ASAN
   __lsan_unregister_root_region(mp->g0->stk.lo, size_t(mp->g0->stk.hi - mp->g0->stk.lo));
 #endif
@@ -1610,6 +1625,7 @@ static void schedinit(const ringo::Options& opts) {
   statSteals.store(0);
   statMs.store(0);
   installTerminateHandler();
+  installSignalHandlers();
   for (int i = 0; i < sched.gomaxprocs; i++) {
     P* pp = new P;
     pp->id = i;
@@ -1651,11 +1667,11 @@ static void teardown(M* m0) {
     for (G* gp : sched.allgs) {
       uint32_t s = gp->atomicstatus.load();
       if (s != Gdead && s != Gidle) dropped++;
-      stackfree(gp->stk);
       delete gp;
     }
     sched.allgs.clear();
   }
+  stackfreeall();
   sched.gFree = nullptr;
   sched.gFreeN = 0;
   sched.runqhead = sched.runqtail = nullptr;

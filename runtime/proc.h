@@ -1,9 +1,15 @@
 // proc.h — the scheduler's entry points for the rest of the runtime.
 #pragma once
 
+#include <string>
+
 #include "runtime2.h"
 
 namespace ringo::runtime {
+
+// RINGO_KEEP_FRAME after a call that would otherwise be a tail call keeps
+// the caller's frame on the stack, so dumps of parked goroutines show it.
+#define RINGO_KEEP_FRAME() asm volatile("" ::: "memory")
 
 [[noreturn, gnu::cold]] void casgstatusFail(G* gp, uint32_t cur, uint32_t oldval, uint32_t newval);
 
@@ -41,6 +47,16 @@ struct sema;
 // gives the unit to the waiter directly and yields to it). See sema.cc.
 void semacquire(sema* s, bool lifo, waitReason reason);
 void semrelease(sema* s, bool handoff);
+
+// Goroutine dumps and SIGQUIT (traceback.cc). sysmon installs the handler
+// and, when quitRequested, calls dumpAndExit on its own thread.
+std::string goroutineDump(bool all);
+void installQuitHandler();
+void uninstallQuitHandler();
+bool quitRequested();
+[[noreturn]] void dumpAndExit();
+// wakeSysmonFromSignal wakes sysmon; async-signal-safe.
+void wakeSysmonFromSignal();
 
 // fastrandn returns a pseudo-random number in [0, n), from the M's state
 // (or a thread-local one on a foreign thread).

@@ -119,6 +119,7 @@ struct G {
   M* m = nullptr;           // the M running it; written by execute and dropg
   G* schedlink = nullptr;   // next G on a queue or free list; written by its owner
   waitReason waitreason{};  // written by gopark before the G parks
+  int64_t waitsince = 0;    // coarse clock when it last parked (dumps show long waits)
   bool isg0 = false;        // the M's scheduler stack, never on a queue
   M* lockedm = nullptr;     // LockOSThread: the only M that may run it; the G itself
 
@@ -182,6 +183,7 @@ struct M {
   uint64_t fastrand = 0;   // victim order for stealing; the M itself
   P* oldp = nullptr;       // the P it left for a Blocking call
   int tid = 0;             // the thread's id, for sysmon's look at /proc
+  void* gsignal = nullptr;  // the alternate signal stack (signal.cc)
 
   // LockOSThread: the G wired to this M, and how many Locks it holds.
   G* lockedg = nullptr;    // the M itself

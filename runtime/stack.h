@@ -1,12 +1,27 @@
 // stack.h — goroutine stacks.
 //
-// A stack is a private anonymous mapping reserved with MAP_NORESERVE, so only
-// the pages a goroutine touches use memory, with one PROT_NONE guard page
-// below it: running off the end faults instead of corrupting a neighbour.
-// Stacks stay with their G on the free lists and are unmapped at teardown.
+// Stacks are carved from arenas: private anonymous mappings reserved with
+// MAP_NORESERVE (only the pages a goroutine touches use memory, and the
+// reservation is not charged to overcommit), each holding many stacks. One
+// mapping per stack would cost two VMAs with its guard page, and
+// vm.max_map_count (65530) would stop a program near 32,000 goroutines; an
+// arena of 256 MiB holds a thousand 256 KiB stacks in one VMA.
+//
+// Below each stack lies one guard page. Where the kernel has
+// MADV_GUARD_INSTALL (6.13+), the guard is installed inside the arena
+// without splitting it, and running off the stack faults; the SIGSEGV
+// handler (signal.cc) turns that fault into "fatal error: stack overflow in
+// goroutine N". Elsewhere a canary word at the stack's low end is checked at
+// every switch away from the goroutine (stackcheck), which catches the
+// overflow late but before anything else runs on the corrupted memory.
+//
+// Stacks stay with their G on the free lists; arenas are unmapped when Run
+// ends (stackfreeall).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 
 #include "runtime2.h"
 
@@ -20,7 +35,25 @@ inline constexpr size_t kDefaultStackSize = 256 * 1024;
 // default), rounded up to the page size; stops the program on a bad value.
 size_t stackSizeFor(size_t requested);
 
+// stackalloc returns a stack of `size` usable bytes with its guard below.
 stack stackalloc(size_t size);
-void stackfree(stack& s);
+// stackfreeall unmaps every arena (teardown, once no G runs).
+void stackfreeall();
+
+// How stack overflows are caught on this kernel.
+enum class stackGuard { none, kernel, canary };
+stackGuard stackGuardMode();
+
+// The canary written at the low end of each stack in canary mode.
+inline constexpr uint64_t kStackCanary = 0x52494e474f535453ULL;  // "RINGOSTS"
+
+// stackCanaries is set once stacks carry canaries (no kernel guards).
+extern std::atomic<bool> stackCanaries;
+
+// stackcheck stops the program if gp's canary is gone (canary mode only).
+void stackcheck(G* gp);
+
+// pageSize is the system page size.
+size_t pageSize();
 
 }  // namespace ringo::runtime

@@ -166,6 +166,7 @@ void Sleep(std::chrono::nanoseconds d) {
   gp->sleepTimer.f = goroutineReady;
   gp->sleepTimer.arg = gp;
   gopark(resetForSleep, nullptr, waitReason::sleep);
+  RINGO_KEEP_FRAME();
 }
 
 }  // namespace ringo

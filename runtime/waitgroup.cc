@@ -57,6 +57,7 @@ void WaitGroup::Wait() {
     waiters_.head = gp;
   waiters_.tail = gp;
   runtime::gopark(unlockWaitGroup, &lock_, runtime::waitReason::waitGroupWait);
+  RINGO_KEEP_FRAME();
 }
 
 }  // namespace ringo

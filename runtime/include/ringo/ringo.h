@@ -19,6 +19,7 @@
 #include <ringo/blocking.h>
 #include <ringo/chan.h>
 #include <ringo/context.h>
+#include <ringo/debug.h>
 #include <ringo/defer.h>
 #include <ringo/foreign.h>
 #include <ringo/go.h>

@@ -1,0 +1,116 @@
+// stack_test.cc — stacks at scale, guard pages, overflow reports.
+#include <gtest/gtest.h>
+#include <ringo/ringo.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "runtime2.h"
+#include "stack.h"
+#include "test_util.h"
+#include "tls.h"
+
+using ringo::testing::Scaled;
+
+// recurse uses stack until it runs out (the limit is never reached: the
+// stack ends long before). Outside the anonymous namespace, so the trace can
+// name it.
+volatile int recurseLimit = 1 << 30;
+[[gnu::noinline]] int recurse(int depth) {
+  volatile char frame[512];
+  frame[0] = char(depth);
+  if (depth >= recurseLimit) return frame[0];
+  return recurse(depth + 1) + frame[0];
+}
+
+namespace {
+
+long rssBytes() {
+  std::ifstream statm("/proc/self/statm");
+  long size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+long mapCount() {
+  std::ifstream maps("/proc/self/maps");
+  long n = 0;
+  std::string line;
+  while (std::getline(maps, line)) n++;
+  return n;
+}
+
+TEST(Stack, AMillionParkedGoroutines) {
+  // Default kernel settings: vm.max_map_count 65530, heuristic overcommit.
+  // One mapping per stack would fail near 32,000 goroutines.
+  const int n = int(Scaled(1000000));
+  std::atomic<int> finished{0};
+  long perG = 0, maps = 0;
+  ringo::Run([&] {
+    ringo::WaitGroup started, gate, done;
+    gate.Add(1);
+    started.Add(n);
+    done.Add(n);
+    const long before = rssBytes();
+    for (int i = 0; i < n; i++)
+      ringo::Go([&] {
+        started.Done();
+        gate.Wait();
+        finished++;
+        done.Done();
+      });
+    started.Wait();
+    EXPECT_EQ(ringo::NumGoroutine(), n + 1);
+    perG = (rssBytes() - before) / n;
+    maps = mapCount();
+    gate.Done();
+    done.Wait();
+  });
+  EXPECT_EQ(finished.load(), n);
+  EXPECT_LT(maps, 20000) << "stacks are not sharing mappings";
+  RecordProperty("rss_per_parked_goroutine", std::to_string(perG));
+  std::printf("%d parked goroutines: %ld bytes RSS each, %ld mappings\n", n, perG, maps);
+}
+
+TEST(Stack, GuardsAreInstalled) {
+  ringo::Run([] { ringo::Go([] {}); });
+  auto mode = ringo::runtime::stackGuardMode();
+  EXPECT_NE(mode, ringo::runtime::stackGuard::none);
+  std::printf("stack guard: %s\n", mode == ringo::runtime::stackGuard::kernel ? "MADV_GUARD_INSTALL" : "canary");
+}
+
+TEST(StackDeathTest, OverflowIsReportedWithTheGoroutine) {
+  EXPECT_EXIT(ringo::Run([] {
+                ringo::WaitGroup wg;
+                wg.Add(1);
+                ringo::Go([&] { recurse(0); });
+                wg.Wait();
+              }),
+              ::testing::ExitedWithCode(2),
+              "fatal error: stack overflow in goroutine 2(.|\n)*goroutine 2 \\[running\\]:(.|\n)*recurse");
+}
+
+TEST(StackDeathTest, CanaryFallbackCatchesACorruptedStack) {
+  EXPECT_EXIT(
+      {
+        setenv("RINGO_STACKGUARD", "canary", 1);
+        ringo::Run([] {
+          ringo::WaitGroup wg;
+          wg.Add(1);
+          ringo::Go([&] {
+            // What an overflow without a guard page does: write the low end.
+            auto* gp = ringo::runtime::getg();
+            *reinterpret_cast<volatile uint64_t*>(gp->stk.lo) = 0;
+            ringo::Gosched();  // the switch away checks the canary
+            wg.Done();
+          });
+          wg.Wait();
+        });
+      },
+      ::testing::ExitedWithCode(2), "fatal error: stack overflow in goroutine 2 \\(canary overwritten\\)");
+}
+
+}  // namespace
