@@ -1305,7 +1305,7 @@ static bool retake(int64_t now) {
     const uint32_t s = pp->status.load();
     if (s == Prunning) {
       const uint32_t t = pp->schedtickPub.load(std::memory_order_relaxed);
-      if (pd.schedtick != t) {
+      if (pd.schedtick != t || pd.schedwhen == 0) {
         pd.schedtick = t;
         pd.schedwhen = now;
         pd.reported = false;
@@ -1334,7 +1334,7 @@ static bool retake(int64_t now) {
       }
     } else if (s == Psyscall) {
       const uint32_t t = pp->syscalltick.load(std::memory_order_relaxed);
-      if (pd.syscalltick != t) {
+      if (pd.syscalltick != t || pd.syscallwhen == 0) {
         pd.syscalltick = t;
         pd.syscallwhen = now;
         continue;

@@ -3,9 +3,10 @@
 #
 # build: compiler, CMake, pkg-config, GoogleTest, Google Benchmark
 # later layers and peers: liburing, OpenSSL, llhttp (C sources), wrk, curl,
-# Go 1.19 and nginx for side-by-side runs, clang for libFuzzer.
+# Go 1.19 and nginx for side-by-side runs, clang for libFuzzer, gdb for the
+# goroutine script's test.
 RINGO_DEPS=(build-essential cmake pkg-config googletest libgtest-dev libbenchmark-dev
-  liburing-dev libssl-dev node-llhttp wrk curl golang-go nginx clang)
+  liburing-dev libssl-dev node-llhttp wrk curl golang-go nginx clang gdb)
 
 ringo_install_deps() {
   local missing=() p
