@@ -1667,6 +1667,7 @@ static void teardown(M* m0) {
     for (G* gp : sched.allgs) {
       uint32_t s = gp->atomicstatus.load();
       if (s != Gdead && s != Gidle) dropped++;
+      stackforget(gp->stk);
       delete gp;
     }
     sched.allgs.clear();

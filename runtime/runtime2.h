@@ -99,6 +99,7 @@ struct stack {
   char* hi = nullptr;
   char* mapping = nullptr;
   size_t mappingSize = 0;
+  unsigned valgrindId = 0;  // VALGRIND_STACK_REGISTER's id, when built with valgrind.h
 };
 
 // ehGlobals mirrors libstdc++'s __cxa_eh_globals on x86-64: the chain of

@@ -15,6 +15,13 @@
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #endif
+// Under valgrind, a switch to another stack looks like a huge stack-pointer
+// jump unless valgrind knows the stacks (Debian's valgrind package has the
+// header; without it the calls compile away).
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define RINGO_VALGRIND 1
+#endif
 
 // glibc 2.36's headers predate these (Linux 6.13).
 #ifndef MADV_GUARD_INSTALL
@@ -115,7 +122,17 @@ stack stackalloc(size_t size) {
   s.lo = base + ps;
   s.hi = base + slot;
   if (guardMode == stackGuard::canary) *reinterpret_cast<uint64_t*>(s.lo) = kStackCanary;
+#ifdef RINGO_VALGRIND
+  s.valgrindId = VALGRIND_STACK_REGISTER(s.lo, s.hi);
+#endif
   return s;
+}
+
+void stackforget(stack& s) {
+#ifdef RINGO_VALGRIND
+  if (s.valgrindId != 0) VALGRIND_STACK_DEREGISTER(s.valgrindId);
+#endif
+  s = stack{};
 }
 
 void stackfreeall() {

@@ -37,6 +37,9 @@ size_t stackSizeFor(size_t requested);
 
 // stackalloc returns a stack of `size` usable bytes with its guard below.
 stack stackalloc(size_t size);
+// stackforget tells tools (valgrind) that s is gone; its memory stays in the
+// arena until stackfreeall.
+void stackforget(stack& s);
 // stackfreeall unmaps every arena (teardown, once no G runs).
 void stackfreeall();
 
