@@ -64,7 +64,14 @@ function(ringo_target_defaults target)
     $<$<COMPILE_LANGUAGE:CXX,C>:-Wall -Wextra $<$<BOOL:${RINGO_WERROR}>:-Werror>>
     -fno-omit-frame-pointer)
   if(RINGO_SANITIZE)
-    target_compile_options(${target} PRIVATE -fsanitize=${RINGO_SANITIZE} -fno-sanitize-recover=all)
+    get_target_property(type ${target} TYPE)
+    if(RINGO_SANITIZE STREQUAL "thread" AND type STREQUAL "STATIC_LIBRARY")
+      # As Go's runtime under -race: the scheduler's own code is not
+      # instrumented; it declares what it synchronises (runtime/race.h).
+      target_compile_definitions(${target} PRIVATE RINGO_TSAN=1)
+    else()
+      target_compile_options(${target} PRIVATE -fsanitize=${RINGO_SANITIZE} -fno-sanitize-recover=all)
+    endif()
     # PUBLIC: whatever links a sanitized ringo (tests, an installed
     # package's consumer) needs the sanitizer runtime too.
     target_link_options(${target} PUBLIC -fsanitize=${RINGO_SANITIZE})
@@ -105,10 +112,21 @@ function(ringo_add_library_sources dir)
 endfunction()
 
 # Reads ringo's properties when called, so call it after every layer is added.
+# ringo_tsan_instrument: in a TSan build, the library files listed in
+# RINGO_TSAN_INSTRUMENTED are instrumented (in the calling directory's
+# scope, where the library or its variant is defined); the others are the
+# scheduler's, left alone (runtime/race.h).
+function(ringo_tsan_instrument)
+  if(RINGO_SANITIZE STREQUAL "thread")
+    set_source_files_properties(${RINGO_TSAN_INSTRUMENTED} PROPERTIES COMPILE_OPTIONS "-fsanitize=thread")
+  endif()
+endfunction()
+
 function(ringo_add_library_variant)
   cmake_parse_arguments(V "" "NAME" "DEFINITIONS" ${ARGN})
   get_target_property(sources ringo SOURCES)
   add_library(${V_NAME} STATIC ${sources})
+  ringo_tsan_instrument()
   ringo_target_defaults(${V_NAME})
   foreach(prop IN ITEMS INCLUDE_DIRECTORIES COMPILE_DEFINITIONS COMPILE_OPTIONS
                         LINK_LIBRARIES INTERFACE_INCLUDE_DIRECTORIES

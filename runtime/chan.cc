@@ -38,6 +38,7 @@
 #include "fatal.h"
 #include "lock.h"
 #include "proc.h"
+#include "race.h"
 #include "ringo/chan.h"
 #include "runtime2.h"
 #include "tls.h"
@@ -143,6 +144,7 @@ inline G* blockingG(const char* what) {
 // sendDirect moves the value at ep into the parked receiver sg, and returns
 // its G for the caller to ready once the locks are dropped.
 G* sendDirect(hchan* c, sudog* sg, void* ep) {
+  raceacquire(sg);  // the receiver's storage, last touched before it parked
   c->et->construct(sg->elem, ep);
   sg->success = true;
   G* gp = sg->g;
@@ -155,13 +157,16 @@ G* sendDirect(hchan* c, sudog* sg, void* ep) {
 // value moving to the tail. Returns the sender's G.
 G* recvDirect(hchan* c, sudog* sg, void* ep) {
   const elemType* et = c->et;
+  raceacquire(sg);  // the parked sender's value
   if (c->dataqsiz == 0) {
     et->construct(ep, sg->elem);
   } else {
     void* qp = c->slot(c->recvx);
+    raceacquire(qp);
     et->construct(ep, qp);
     et->destroy(qp);
     et->construct(qp, sg->elem);
+    racerelease(qp);
     if (++c->recvx == c->dataqsiz) c->recvx = 0;
     c->sendx = c->recvx;  // the buffer stays full
   }
@@ -172,15 +177,20 @@ G* recvDirect(hchan* c, sudog* sg, void* ep) {
 }
 
 void bufsend(hchan* c, void* ep) {
-  c->et->construct(c->slot(c->sendx), ep);
+  void* qp = c->slot(c->sendx);
+  raceacquire(qp);  // the receive that emptied the slot
+  c->et->construct(qp, ep);
+  racerelease(qp);
   if (++c->sendx == c->dataqsiz) c->sendx = 0;
   c->qcount.store(c->qcount.load(std::memory_order_relaxed) + 1, std::memory_order_release);
 }
 
 void bufrecv(hchan* c, void* ep) {
   void* qp = c->slot(c->recvx);
+  raceacquire(qp);  // the send that filled it
   c->et->construct(ep, qp);
   c->et->destroy(qp);
+  racerelease(qp);
   if (++c->recvx == c->dataqsiz) c->recvx = 0;
   c->qcount.store(c->qcount.load(std::memory_order_relaxed) - 1, std::memory_order_release);
 }
@@ -214,7 +224,9 @@ hchan* makechan(const elemType* et, int64_t size) {
 void chanAcquire(hchan* c) noexcept { c->refs.fetch_add(1, std::memory_order_relaxed); }
 
 void chanRelease(hchan* c) noexcept {
+  racerelease(c);
   if (c->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  raceacquire(c);  // every handle's last use happens before the free
   // Nobody can be parked on it: a parked goroutine holds a handle.
   for (uint32_t i = 0, n = c->qcount.load(); i < n; i++) c->et->destroy(c->slot((c->recvx + i) % c->dataqsiz));
   const size_t align = c->allocAlign;
@@ -261,6 +273,7 @@ bool chansend(hchan* c, void* ep, bool block) {
   mysg.c = c;
   gp->param = nullptr;
   c->sendq.enqueue(&mysg);
+  racerelease(&mysg);
   gopark(unlockChan, &c->lock, waitReason::chanSend);
   // A receiver took the value, or close woke us.
   gp->param = nullptr;
@@ -283,6 +296,7 @@ recvResult chanrecv(hchan* c, void* ep, bool block) {
   lock(&c->lock);
   if (c->closed.load(std::memory_order_relaxed) && c->qcount.load(std::memory_order_relaxed) == 0) {
     unlock(&c->lock);
+    raceacquire(c);  // the close
     return {true, false};
   }
   if (sudog* sg = c->sendq.dequeue()) {
@@ -306,6 +320,7 @@ recvResult chanrecv(hchan* c, void* ep, bool block) {
   mysg.c = c;
   gp->param = nullptr;
   c->recvq.enqueue(&mysg);
+  racerelease(&mysg);
   gopark(unlockChan, &c->lock, waitReason::chanReceive);
   gp->param = nullptr;
   return {true, mysg.success};
@@ -319,6 +334,7 @@ void closechan(hchan* c) {
     throw ChanClosedError("close of closed channel");
   }
   c->closed.store(true, std::memory_order_release);
+  racerelease(c);
   // Collect every waiter, then ready them with the lock dropped. Receivers
   // get nothing (success false); senders will throw.
   G* list = nullptr;
@@ -475,6 +491,7 @@ int selectgo(scase* cases, int ncases, bool block, bool* recvOK) {
       }
       if (c->closed.load(std::memory_order_relaxed)) {
         selunlock(st);
+        raceacquire(c);  // the close
         return i;
       }
     }
@@ -498,6 +515,7 @@ int selectgo(scase* cases, int ncases, bool block, bool* recvOK) {
       cases[i].c->sendq.enqueue(sg);
     else
       cases[i].c->recvq.enqueue(sg);
+    racerelease(sg);
   }
   gp->param = nullptr;
   gp->selectDone.store(0);

@@ -16,7 +16,7 @@ namespace ringo::runtime {
 // printTraceback writes the current thread's stack, innermost frame first,
 // one "function\n\t+0xoff module" pair per frame, skipping `skip` frames of
 // the caller's own machinery.
-void printTraceback(int skip) noexcept;
+void printTraceback(int skip, bool demangle = true) noexcept;
 
 // printGoroutineHeader writes "goroutine N [status]:" for the current G, or
 // the scheduler's line when called on g0.

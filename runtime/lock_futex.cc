@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "fatal.h"
+#include "race.h"
 
 namespace ringo::runtime {
 namespace {
@@ -24,7 +25,7 @@ constexpr int kActiveSpin = 100;
 
 }  // namespace
 
-void lock(mutex* l) {
+static void lock2(mutex* l) {
   uint32_t c = 0;
   if (l->key.compare_exchange_strong(c, 1, std::memory_order_acquire)) return;
   for (int i = 0; i < kActiveSpin; i++) {
@@ -38,7 +39,15 @@ void lock(mutex* l) {
   while (l->key.exchange(2, std::memory_order_acquire) != 0) futex(&l->key, FUTEX_WAIT, 2, nullptr);
 }
 
+// lock acquires l. Under TSan a runtime lock is a real synchronisation
+// point (race.h): acquire after taking it, release before dropping it.
+void lock(mutex* l) {
+  lock2(l);
+  raceacquire(l);
+}
+
 void unlock(mutex* l) {
+  racerelease(l);
   uint32_t old = l->key.exchange(0, std::memory_order_release);
   if (old == 0) fatal("unlock of unlocked lock");
   if (old == 2) futex(&l->key, FUTEX_WAKE, 1, nullptr);

@@ -163,7 +163,7 @@ void printGoroutineHeader() noexcept {
     errorf("runtime: on a thread ringo did not start:\n");
 }
 
-void printTraceback(int skip) noexcept {
+void printTraceback(int skip, bool demangle) noexcept {
   void* pcs[64];
   int n = backtrace(pcs, 64);
   for (int i = skip + 1; i < n; i++) {
@@ -172,7 +172,7 @@ void printTraceback(int skip) noexcept {
     uintptr_t pc = reinterpret_cast<uintptr_t>(pcs[i]) - 1;
     if (dladdr(reinterpret_cast<void*>(pc), &info) && info.dli_sname) {
       int status = 0;
-      char* name = abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status);
+      char* name = demangle ? abi::__cxa_demangle(info.dli_sname, nullptr, nullptr, &status) : nullptr;
       errorf("%s\n\t%s +0x%lx\n", name ? name : info.dli_sname, info.dli_fname ? info.dli_fname : "?",
              (unsigned long)(pc + 1 - reinterpret_cast<uintptr_t>(info.dli_saddr)));
       std::free(name);

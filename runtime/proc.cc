@@ -137,6 +137,7 @@
 #include "fatal.h"
 #include "netpoll.h"
 #include "proc.h"
+#include "race.h"
 #include "ringo/blocking.h"
 #include "ringo/foreign.h"
 #include "ringo/go.h"
@@ -236,10 +237,15 @@ void gogo(G* from, G* to, bool fromDies) {
 #else
   (void)fromDies;
 #endif
+  racefiberswitch(to->racectx);
   ringo_swapcontext(&from->sched.sp, to->sched.sp);
 #ifdef RINGO_ASAN
   __sanitizer_finish_switch_fiber(from->asanFakeStack, nullptr, nullptr);
 #endif
+  if (raceenabled && !from->isg0) {
+    raceacquire(from);                // whoever readied us
+    raceacquire(&getm()->raceTLS);    // the thread's TLS, set up before any G ran here
+  }
 }
 
 static void afterSwitch(M* mp);
@@ -255,6 +261,8 @@ void gostart() {
   M* mp = getm();
   afterSwitch(mp);
   G* gp = mp->curg;
+  raceacquire(gp);  // the go statement happens before the goroutine starts
+  raceacquire(&mp->raceTLS);
   gp->entry(gp->entryArg);
   // Keep this frame on the stack under the entry (no sibling call), so
   // tracebacks show gostart between the goroutine's function and goexit.
@@ -294,6 +302,7 @@ static void execute(M* mp, G* gp) {
 static G* malg(size_t stackSize) {
   G* gp = new G;
   gp->stk = stackalloc(stackSize);
+  gp->racectx = racefibercreate();
   statGsAllocated.fetch_add(1, std::memory_order_relaxed);
   lockGuard g(&sched.allglock);
   sched.allgs.push_back(gp);
@@ -350,6 +359,8 @@ static G* newproc1g(G* gp, size_t size, void** storage) {
   if (gp == nullptr) {
     gp = malg(sched.stackSize);
     casgstatus(gp, Gidle, Gdead);
+  } else {
+    raceacquire(gp);  // the dead goroutine's last use of the stack (see ringo_goexit1)
   }
 #ifdef RINGO_ASAN
   // A reused stack may still carry the poison of frames that never returned.
@@ -573,6 +584,7 @@ void newprocStart(G* gp, entryFn entry, void* arg) {
   gp->entryArg = arg;
   sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
   statStarted.fetch_add(1, std::memory_order_relaxed);
+  racerelease(gp);
   casgstatus(gp, Gdead, Grunnable);
   M* mp = getm();
   if (mp != nullptr && mp->p != nullptr) {
@@ -600,6 +612,7 @@ void abandonproc(G* gp) noexcept {
 // without a P (a foreign thread), on the global queue.
 void goready(G* gp) {
   M* mp = getm();
+  racerelease(gp);  // what the readier did happens before gp goes on
   casgstatus(gp, Gwaiting, Grunnable);
   if (mp != nullptr && mp->p != nullptr) {
     runqput(mp->p, gp, true);
@@ -729,6 +742,8 @@ void switchDirect(M* mp, G* gp, G* next, bool gpDies);
 extern "C" void ringo_goexit1() {
   M* mp = getm();
   G* gp = mp->curg;
+  racerelease(&sched);  // Run's caller sees what every goroutine did
+  racerelease(gp);      // and whoever reuses this G's stack
   if (gp != sched.maing) {
     if (G* next = directNext(mp->p)) {
       // Straight to the next G; it frees this one (exitCommit) once this
@@ -1268,6 +1283,10 @@ static void handoffp(P* pp) {
 namespace {
 std::atomic<uint32_t> sysmonKick{0};  // futex word sysmon sleeps on
 std::atomic<bool> sysmonStop{false};
+// processExiting is set by an atexit handler: while static destructors and
+// exit handlers run, goroutines are being abandoned, not scheduled, and
+// sysmon has nothing useful to report.
+std::atomic<bool> processExiting{false};
 int64_t schedwarnNs = 100'000'000;
 int64_t schedtraceNs = 0;
 int64_t runStart = 0;
@@ -1368,6 +1387,7 @@ static void* sysmon(void*) {
     sysmonKick.store(0, std::memory_order_relaxed);
     if (quitRequested()) dumpAndExit();
     if (sysmonStop.load()) break;
+    if (processExiting.load()) continue;
     int64_t now = nanotime();
     if (schedtraceNs == 0 && sched.npidle.load() == sched.gomaxprocs) {
       // Idle: nothing to retake or watch. Sleep until an M starts.
@@ -1427,6 +1447,11 @@ static int64_t envMillis(const char* name, int64_t dflt) {
 }
 
 static void sysmonStart() {
+  static bool atexitSet = false;
+  if (!atexitSet) {
+    std::atexit([] { processExiting.store(true); });
+    atexitSet = true;
+  }
   schedwarnNs = envMillis("RINGO_SCHEDWARN", 100);
   schedtraceNs = envMillis("RINGO_SCHEDTRACE", 0);
   runStart = nanotime();
@@ -1503,6 +1528,7 @@ static G* newg0() {
   }
   g0->stk.lo = static_cast<char*>(addr);
   g0->stk.hi = static_cast<char*>(addr) + size;
+  g0->racectx = racefibercurrent();
   return g0;
 }
 
@@ -1515,6 +1541,11 @@ static void minit(M* mp) {
   mp->g0 = newg0();
   minitSignals(mp);
   mp->tid = int(gettid());
+  // A goroutine uses the TLS of whatever thread it runs on (libstdc++'s
+  // call_once state, errno): order the thread's setup of it before every
+  // goroutine that will run here. Released once, before this M takes any
+  // lock, so it carries nothing else.
+  racerelease(&mp->raceTLS);
   mp->ehglobals = reinterpret_cast<ehGlobals*>(abi::__cxa_get_globals());
   mp->fastrand = 0x9E3779B97F4A7C15ULL * uint64_t(mp->id + 1) | 1;
 #ifdef RINGO_ASAN
@@ -1666,8 +1697,18 @@ static void teardown(M* m0) {
     lockGuard g(&sched.allglock);
     for (G* gp : sched.allgs) {
       uint32_t s = gp->atomicstatus.load();
-      if (s != Gdead && s != Gidle) dropped++;
+      if (s != Gdead && s != Gidle) {
+        dropped++;
+        if (raceenabled && gp->racectx) {
+          // A dropped goroutine never reached goexit: release for it, on its
+          // own TSan fiber, so Run's caller is ordered after what it did.
+          racefiberswitch(gp->racectx);
+          racerelease(&sched);
+          racefiberswitch(m0->g0->racectx);
+        }
+      }
       stackforget(gp->stk);
+      if (gp->racectx) racefiberdestroy(gp->racectx);
       delete gp;
     }
     sched.allgs.clear();
@@ -1715,11 +1756,13 @@ int runMain(entryFn entry, void* arg, const ringo::Options& opts) {
   casgstatus(maing, Gdead, Grunnable);
   runqput(pp, maing, false);
   sched.mainStarted = true;
+  racerelease(maing);  // the caller of Run happens before main starts
 
   sysmonStart();
   schedule(m0);
   if (m0->p) releasep(m0);
   teardown(m0);
+  raceacquire(&sched);  // after what every goroutine did (race.h)
   return 0;
 }
 

@@ -138,6 +138,8 @@ struct G {
 
   // AddressSanitizer's fake stack handle, saved across switches.
   void* asanFakeStack = nullptr;
+  // ThreadSanitizer's fiber for this G (race.h); kept across reuse.
+  void* racectx = nullptr;
 
   // param passes a value to a G that is woken: the sudog that completed a
   // channel operation (read by select to find its case). Written by the
@@ -185,6 +187,7 @@ struct M {
   P* oldp = nullptr;       // the P it left for a Blocking call
   int tid = 0;             // the thread's id, for sysmon's look at /proc
   void* gsignal = nullptr;  // the alternate signal stack (signal.cc)
+  char raceTLS = 0;         // TSan: released once at minit, acquired by every G that runs here (race.h)
 
   // LockOSThread: the G wired to this M, and how many Locks it holds.
   G* lockedg = nullptr;    // the M itself

@@ -10,6 +10,7 @@
 // goroutine's frames, and exits with status 2. Any other fault goes to the
 // handler that was installed before ringo's (a sanitizer's, or the default
 // action, which dumps core as usual).
+#include <execinfo.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include <cstring>
 
 #include "fatal.h"
+#include "race.h"
 #include "runtime2.h"
 #include "stack.h"
 #include "tls.h"
@@ -47,7 +49,16 @@ void sigsegv(int sig, siginfo_t* info, void* ctx) {
                           (unsigned long long)gp->goid, size_t(gp->stk.hi - gp->stk.lo), info->si_addr,
                           (unsigned long long)gp->goid);
     (void)!write(2, line, size_t(n));
-    printTraceback(2);  // this handler and the kernel's signal frame
+    // Skip this handler and the kernel's signal frame. Under TSan, which
+    // reports any allocation inside a signal handler, print raw frames
+    // (backtrace_symbols_fd does not allocate; backtrace was warmed up).
+    if (raceenabled) {
+      void* pcs[64];
+      int n = backtrace(pcs, 64);
+      if (n > 3) backtrace_symbols_fd(pcs + 3, n - 3, 2);
+    } else {
+      printTraceback(2);
+    }
     _exit(2);
   }
   // Not ours.
@@ -68,6 +79,8 @@ void sigsegv(int sig, siginfo_t* info, void* ctx) {
 
 void installSignalHandlers() {
   if (installed) return;
+  void* warm[1];
+  backtrace(warm, 1);  // loads the unwinder now, not inside the handler
   struct sigaction sa {};
   sa.sa_sigaction = sigsegv;
   sa.sa_flags = SA_SIGINFO | SA_ONSTACK;

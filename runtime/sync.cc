@@ -14,6 +14,7 @@
 #include "fatal.h"
 #include "lock.h"
 #include "proc.h"
+#include "race.h"
 #include "ringo/sync.h"
 #include "runtime2.h"
 #include "tls.h"
@@ -64,7 +65,10 @@ void Mutex::lockSlow() {
       next &= ~mutexWoken;
     }
     if (!state_.compare_exchange_strong(old, next, std::memory_order_acquire)) continue;
-    if ((old & (mutexLocked | mutexStarving)) == 0) return;  // took it
+    if ((old & (mutexLocked | mutexStarving)) == 0) {  // took it
+      runtime::raceacquire(&state_);
+      return;
+    }
     // A waiter that waited before goes to the front of the queue.
     const bool lifo = waitStart != 0;
     if (waitStart == 0) waitStart = runtime::nanotime();
@@ -78,6 +82,7 @@ void Mutex::lockSlow() {
       int32_t delta = mutexLocked - (1 << mutexWaiterShift);
       if (!starving || (old >> mutexWaiterShift) == 1) delta -= mutexStarving;  // leave starvation mode
       state_.fetch_add(delta, std::memory_order_acquire);
+      runtime::raceacquire(&state_);
       return;
     }
     awoke = true;
@@ -114,16 +119,21 @@ constexpr int32_t kMaxReaders = 1 << 30;
 void RWMutex::RLock() {
   if (readerCount_.fetch_add(1, std::memory_order_acquire) + 1 < 0)
     runtime::semacquire(&readerSem_, false, runtime::waitReason::syncRWMutexRLock);  // a writer holds or waits
+  runtime::raceacquire(&w_);  // the last writer's Unlock
 }
 
 bool RWMutex::TryRLock() noexcept {
   int32_t c = readerCount_.load(std::memory_order_relaxed);
   while (c >= 0)
-    if (readerCount_.compare_exchange_weak(c, c + 1, std::memory_order_acquire)) return true;
+    if (readerCount_.compare_exchange_weak(c, c + 1, std::memory_order_acquire)) {
+      runtime::raceacquire(&w_);
+      return true;
+    }
   return false;
 }
 
 void RWMutex::RUnlock() {
+  runtime::racerelease(&readerWait_);  // to the next writer
   const int32_t r = readerCount_.fetch_sub(1, std::memory_order_release) - 1;
   if (r >= 0) return;
   if (r + 1 == 0 || r + 1 == -kMaxReaders) runtime::fatal("sync: RUnlock of unlocked RWMutex");
@@ -137,6 +147,8 @@ void RWMutex::Lock() {
   const int32_t r = readerCount_.fetch_add(-kMaxReaders, std::memory_order_acquire);
   if (r != 0 && readerWait_.fetch_add(r) + r != 0)
     runtime::semacquire(&writerSem_, false, runtime::waitReason::syncRWMutexLock);
+  runtime::raceacquire(&w_);
+  runtime::raceacquire(&readerWait_);
 }
 
 bool RWMutex::TryLock() noexcept {
@@ -146,10 +158,13 @@ bool RWMutex::TryLock() noexcept {
     w_.Unlock();
     return false;
   }
+  runtime::raceacquire(&w_);
+  runtime::raceacquire(&readerWait_);
   return true;
 }
 
 void RWMutex::Unlock() {
+  runtime::racerelease(&w_);
   const int32_t r = readerCount_.fetch_add(kMaxReaders, std::memory_order_release) + kMaxReaders;
   if (r >= kMaxReaders) runtime::fatal("sync: Unlock of unlocked RWMutex");
   for (int32_t i = 0; i < r; i++) runtime::semrelease(&readerSem_, false);

@@ -6,6 +6,7 @@
 #include "fatal.h"
 #include "lock.h"
 #include "proc.h"
+#include "race.h"
 #include "tls.h"
 
 namespace ringo {
@@ -21,6 +22,7 @@ bool unlockWaitGroup(runtime::G*, void* lk) {
 }  // namespace
 
 void WaitGroup::Add(int64_t delta) {
+  if (delta < 0) runtime::racerelease(this);  // Done happens before Wait returns
   runtime::lock(&lock_);
   counter_ += delta;
   if (counter_ < 0) {
@@ -48,6 +50,7 @@ void WaitGroup::Wait() {
   runtime::lock(&lock_);
   if (counter_ == 0) {
     runtime::unlock(&lock_);
+    runtime::raceacquire(this);
     return;
   }
   gp->schedlink = nullptr;
@@ -57,6 +60,7 @@ void WaitGroup::Wait() {
     waiters_.head = gp;
   waiters_.tail = gp;
   runtime::gopark(unlockWaitGroup, &lock_, runtime::waitReason::waitGroupWait);
+  runtime::raceacquire(this);
   RINGO_KEEP_FRAME();
 }
 

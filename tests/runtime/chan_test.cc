@@ -3,6 +3,7 @@
 #include <ringo/ringo.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -94,7 +95,7 @@ TEST(Chan, ReceiveOnClosedDrainsThenReportsClosed) {
 }
 
 TEST(Chan, CloseWakesWaitersOnBothSides) {
-  int receiversClosed = 0, sendersThrew = 0;
+  std::atomic<int> receiversClosed{0}, sendersThrew{0};
   ringo::Run([&] {
     Chan<int> in, out;
     ringo::WaitGroup wg;
@@ -119,8 +120,8 @@ TEST(Chan, CloseWakesWaitersOnBothSides) {
     out.Close();
     wg.Wait();
   });
-  EXPECT_EQ(receiversClosed, 3);
-  EXPECT_EQ(sendersThrew, 3);
+  EXPECT_EQ(receiversClosed.load(), 3);
+  EXPECT_EQ(sendersThrew.load(), 3);
 }
 
 TEST(Chan, MisuseThrowsGoMessages) {
@@ -308,7 +309,7 @@ TEST(Select, ParksOnAllCasesAndCleansUpAfterWaking) {
 TEST(Select, WokenBySendCase) {
   ringo::Run([] {
     Chan<int> a, c;
-    bool sent = false;
+    std::atomic<bool> sent{false};
     ringo::Go([&] { ringo::Select(ringo::Recv(a), ringo::Send(c, 9, [&] { sent = true; })); });
     ringo::Gosched();
     EXPECT_EQ(c.Recv(), std::make_pair(9, true));

@@ -10,9 +10,9 @@
 #include "test_util.h"
 
 // Named, extern functions, so that traces can name them.
-void parkInRecv(ringo::Chan<int> ch) { ch.Recv(); }
-void parkInLock(ringo::Mutex* mu) { mu->Lock(); }
-void parkInSleep() { ringo::Sleep(std::chrono::hours(1)); }
+[[gnu::noinline]] void parkInRecv(ringo::Chan<int> ch) { ch.Recv(); }
+[[gnu::noinline]] void parkInLock(ringo::Mutex* mu) { mu->Lock(); }
+[[gnu::noinline]] void parkInSleep() { ringo::Sleep(std::chrono::hours(1)); }
 
 namespace {
 
@@ -40,14 +40,24 @@ TEST(Dump, ParkedGoroutinesNameWhereTheyWait) {
     ringo::Chan<int> ch;
     ringo::Mutex mu;
     mu.Lock();
-    ringo::Go(parkInRecv, ch);   // goroutine 2
-    ringo::Go(parkInLock, &mu);  // goroutine 3
-    ringo::Go(parkInSleep);      // goroutine 4
+    ringo::WaitGroup wg;  // 2 and 3 end before Run does, so nothing they hold is dropped
+    wg.Add(2);
+    ringo::Go([&, ch] {  // goroutine 2
+      parkInRecv(ch);
+      wg.Done();
+    });
+    ringo::Go([&] {  // goroutine 3
+      parkInLock(&mu);
+      mu.Unlock();
+      wg.Done();
+    });
+    ringo::Go(parkInSleep);  // goroutine 4, dropped at the end (holds nothing)
     while (ringo::NumGoroutine() < 4) ringo::Gosched();
     for (int i = 0; i < 10; i++) ringo::Gosched();  // let all three park (one P)
     d = ringo::Stack(true);
     ch.Close();
     mu.Unlock();
+    wg.Wait();
   }, [] {
     ringo::Options o;
     o.maxprocs = 1;

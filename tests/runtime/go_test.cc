@@ -1,5 +1,6 @@
 // go_test.cc — newproc, run order, G recycling, Run's life cycle.
 #include <gtest/gtest.h>
+#include <atomic>
 #include <stdexcept>
 #include <ringo/ringo.h>
 
@@ -100,21 +101,21 @@ TEST(Go, DeadGoroutinesAreRecycled) {
   // One after another: each goroutine ends before the next starts, so a
   // handful of G objects serve them all.
   const int64_t n = Scaled(1000000);
-  int64_t ran = 0;
+  std::atomic<int64_t> ran{0};
   ringo::Run([&] {
     for (int64_t i = 0; i < n; i++) {
       ringo::Go([&] { ran++; });
       ringo::Gosched();
     }
   });
-  EXPECT_EQ(ran, n);
+  EXPECT_EQ(ran.load(), n);
   EXPECT_EQ(ringo::ReadRuntimeStats().goroutines_started, uint64_t(n) + 1);
   EXPECT_LE(ringo::ReadRuntimeStats().gs_allocated, 3u);
 }
 
 TEST(Go, MillionSpawnsJoinedByAWaitGroup) {
   const int64_t n = Scaled(1000000);
-  int64_t ran = 0;
+  std::atomic<int64_t> ran{0};
   uint64_t allocated = 0;
   ringo::Run([&] {
     ringo::WaitGroup wg;
@@ -130,7 +131,7 @@ TEST(Go, MillionSpawnsJoinedByAWaitGroup) {
     wg.Wait();
     allocated = ringo::ReadRuntimeStats().gs_allocated;
   });
-  EXPECT_EQ(ran, n);
+  EXPECT_EQ(ran.load(), n);
   // At most ~1000 alive at once, plus main: the rest reused dead Gs.
   EXPECT_LE(allocated, 1002u);
 }

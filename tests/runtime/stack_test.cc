@@ -55,6 +55,7 @@ TEST(Stack, AMillionParkedGoroutines) {
     started.Add(n);
     done.Add(n);
     const long before = rssBytes();
+    const long mapsBefore = mapCount();
     for (int i = 0; i < n; i++)
       ringo::Go([&] {
         started.Done();
@@ -65,14 +66,18 @@ TEST(Stack, AMillionParkedGoroutines) {
     started.Wait();
     EXPECT_EQ(ringo::NumGoroutine(), n + 1);
     perG = (rssBytes() - before) / n;
-    maps = mapCount();
+    maps = mapCount() - mapsBefore;
     gate.Done();
     done.Wait();
   });
   EXPECT_EQ(finished.load(), n);
-  EXPECT_LT(maps, 20000) << "stacks are not sharing mappings";
+  // One mapping (two with its guard) per stack would add at least n.
+  // (ThreadSanitizer maps shadow memory of its own as stacks are touched.)
+#if !defined(__SANITIZE_THREAD__)
+  EXPECT_LT(maps, n / 4 + 64) << "stacks are not sharing mappings";
+#endif
   RecordProperty("rss_per_parked_goroutine", std::to_string(perG));
-  std::printf("%d parked goroutines: %ld bytes RSS each, %ld mappings\n", n, perG, maps);
+  std::printf("%d parked goroutines: %ld bytes RSS each, %ld new mappings\n", n, perG, maps);
 }
 
 TEST(Stack, GuardsAreInstalled) {

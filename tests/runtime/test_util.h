@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <cstdint>
+#include <mutex>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -25,9 +26,16 @@ inline int64_t Scaled(int64_t n) {
 }
 
 // Events records what happened, in order, for tests that pin an order.
+// The order comes from the scheduler (one P runs one goroutine at a time),
+// which is not a happens-before edge in Go's memory model: the lock makes
+// the record itself race-free (TSan checks it), the test asserts the order.
 struct Events {
   std::vector<std::string> seen;
-  void operator()(std::string e) { seen.push_back(std::move(e)); }
+  std::mutex mu;
+  void operator()(std::string e) {
+    std::lock_guard<std::mutex> g(mu);
+    seen.push_back(std::move(e));
+  }
 };
 
 // MonoNanos is CLOCK_MONOTONIC, the clock of ringo's timers.

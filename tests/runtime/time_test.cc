@@ -1,5 +1,7 @@
 // time_test.cc — Sleep and the scheduler's timers.
 #include <gtest/gtest.h>
+#include <mutex>
+#include <atomic>
 #include <ringo/ringo.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -30,7 +32,7 @@ TEST(Sleep, NeverReturnsEarly) {
 }
 
 TEST(Sleep, ZeroOrNegativeReturnsAtOnceWithoutYielding) {
-  bool otherRan = false;
+  std::atomic<bool> otherRan{false};
   ringo::Run([&] {
     ringo::Go([&] { otherRan = true; });
     ringo::Sleep(0ns);
@@ -45,8 +47,9 @@ TEST(Sleep, ATimerDueWhileTheThreadIsBusyFiresAtTheNextSchedulingPoint) {
   // One P. Five sleepers with different deadlines; main then keeps the P
   // past all of them without yielding. Every timer is due by the time main
   // parks, and each sleeper wakes exactly once, none early.
-  std::vector<int> woke;
-  int early = 0;
+  std::vector<int> woke;  // guarded by mu: goroutines on one P still need a lock (memory model)
+  std::mutex mu;
+  std::atomic<int> early{0};
   ringo::Run([&] {
     ringo::WaitGroup wg;
     const int delaysMs[] = {3, 1, 5, 2, 4};
@@ -56,7 +59,10 @@ TEST(Sleep, ATimerDueWhileTheThreadIsBusyFiresAtTheNextSchedulingPoint) {
         const int64_t t0 = ringo::testing::MonoNanos();
         ringo::Sleep(std::chrono::milliseconds(ms));
         if (ringo::testing::MonoNanos() - t0 < ms * 1000000LL) early++;
-        woke.push_back(ms);
+        {
+          std::lock_guard l(mu);
+          woke.push_back(ms);
+        }
         wg.Done();
       });
     }
@@ -64,7 +70,10 @@ TEST(Sleep, ATimerDueWhileTheThreadIsBusyFiresAtTheNextSchedulingPoint) {
     const int64_t end = ringo::testing::MonoNanos() + 10 * 1000000LL;
     while (ringo::testing::MonoNanos() < end) {
     }
-    EXPECT_TRUE(woke.empty());  // nothing ran while main held the P
+    {
+      std::lock_guard l(mu);
+      EXPECT_TRUE(woke.empty());  // nothing ran while main held the P
+    }
     wg.Wait();
   });
   std::sort(woke.begin(), woke.end());
@@ -74,8 +83,8 @@ TEST(Sleep, ATimerDueWhileTheThreadIsBusyFiresAtTheNextSchedulingPoint) {
 
 TEST(Sleep, ManySleepersAllWake) {
   const int64_t n = Scaled(10000);
-  int64_t woke = 0;
-  int64_t early = 0;
+  std::atomic<int64_t> woke{0};
+  std::atomic<int64_t> early{0};
   ringo::Run([&] {
     ringo::WaitGroup wg;
     for (int64_t i = 0; i < n; i++) {
@@ -92,7 +101,7 @@ TEST(Sleep, ManySleepersAllWake) {
     }
     wg.Wait();
   });
-  EXPECT_EQ(woke, n);
+  EXPECT_EQ(woke.load(), n);
   EXPECT_EQ(early, 0);
 }
 

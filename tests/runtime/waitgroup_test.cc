@@ -1,5 +1,6 @@
 // waitgroup_test.cc — WaitGroup on gopark/goready.
 #include <gtest/gtest.h>
+#include <atomic>
 #include <ringo/ringo.h>
 
 #include <algorithm>
@@ -49,7 +50,7 @@ TEST(WaitGroup, WaitOnZeroReturnsAtOnce) {
 }
 
 TEST(WaitGroup, ReleasesEveryWaiter) {
-  int released = 0;
+  std::atomic<int> released{0};
   ringo::Run([&] {
     ringo::WaitGroup gate, all;
     gate.Add(1);

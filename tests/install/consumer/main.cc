@@ -4,10 +4,11 @@
 // exit status 0 and "ringo <version>" in the output; anything else may change.
 #include <ringo/ringo.h>
 
+#include <atomic>
 #include <cstdio>
 
 int main() {
-  int sum = 0;
+  std::atomic<int> sum{0};
   int rc = ringo::Run([&] {
     ringo::WaitGroup wg;
     for (int i = 1; i <= 2; i++) {
@@ -18,7 +19,7 @@ int main() {
       });
     }
     wg.Wait();
-    return sum;
+    return sum.load();
   });
   std::printf("ringo %s consumer: %d\n", ringo::Version(), rc);
   return rc == 3 ? 0 : 1;
