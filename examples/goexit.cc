@@ -40,10 +40,15 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // One P, so the output is the seeds' exactly: the new goroutine runs when
+  // main parks in Sleep. With more Ps an idle P may steal Foo at once and
+  // "print 1" may come before "print 4" (in Go too).
+  ringo::Options opts;
+  opts.maxprocs = 1;
   return ringo::Run([goexit] {
     ringo::Go(Foo, goexit);
     std::printf("print 4\n");
     ringo::Sleep(std::chrono::milliseconds(100));
     return 0;
-  });
+  }, opts);
 }
