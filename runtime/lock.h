@@ -38,9 +38,6 @@ void futexWakeup(std::atomic<uint32_t>* addr, int cnt);
 
 // nanotime is CLOCK_MONOTONIC in nanoseconds, the clock of every timer.
 int64_t nanotime();
-// coarsetime is CLOCK_MONOTONIC_COARSE (a few ms of resolution, cheaper):
-// for bookkeeping that only needs minutes, like how long a G has waited.
-int64_t coarsetime();
 
 // lockGuard is for runtime code that holds a mutex for a scope.
 class lockGuard {

@@ -836,7 +836,7 @@ void gopark(bool (*unlockf)(G*, void*), void* lk, waitReason reason) {
   G* gp = getg();
   if (gp == nullptr) fatal("gopark: not on a goroutine");
   gp->waitreason = reason;
-  gp->waitsince = coarsetime();
+  gp->waitsince = sched.sysmonNow.load(std::memory_order_relaxed);
   mp->waitunlockf = unlockf;
   mp->waitlock = lk;
   if (G* next = directNext(mp->p)) {
@@ -1387,6 +1387,7 @@ static void* sysmon(void*) {
     sysmonKick.store(0, std::memory_order_relaxed);
     if (quitRequested()) dumpAndExit();
     if (sysmonStop.load()) break;
+    sched.sysmonNow.store(nanotime(), std::memory_order_relaxed);
     if (processExiting.load()) continue;
     int64_t now = nanotime();
     if (schedtraceNs == 0 && sched.npidle.load() == sched.gomaxprocs) {
@@ -1457,6 +1458,7 @@ static void sysmonStart() {
   runStart = nanotime();
   sysmonStop.store(false);
   sysmonKick.store(0);
+  sched.sysmonNow.store(nanotime());
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, 256 << 10);

@@ -120,7 +120,7 @@ struct G {
   M* m = nullptr;           // the M running it; written by execute and dropg
   G* schedlink = nullptr;   // next G on a queue or free list; written by its owner
   waitReason waitreason{};  // written by gopark before the G parks
-  int64_t waitsince = 0;    // coarse clock when it last parked (dumps show long waits)
+  int64_t waitsince = 0;    // sysmon's clock when it last parked (dumps show long waits)
   bool isg0 = false;        // the M's scheduler stack, never on a queue
   M* lockedm = nullptr;     // LockOSThread: the only M that may run it; the G itself
 
@@ -307,6 +307,9 @@ struct schedt {
   bool sysmonStarted = false;
   std::atomic<bool> sysmonwait{false};
   std::atomic<int32_t> nlocked{0};       // Gs wired by LockOSThread (direct switches off)
+  // sysmon's clock, refreshed every round (at most 10 ms old while any P
+  // is busy): what gopark stamps waitsince with, for free.
+  std::atomic<int64_t> sysmonNow{0};
   std::atomic<int32_t> nmidlelocked{0};  // Ms asleep in stoplockedm (checkdead)
 
   G* maing = nullptr;                     // the main goroutine
