@@ -9,9 +9,12 @@
 //   breakPoll()   makes a blocked poll return now, or the next one return
 //                 at once if none is blocked.
 //   anyWaiters()  whether any goroutine is parked on I/O.
+//   init(), fini() set the poller up when Run starts (before any M) and
+//                 tear it down when Run ends (after every M is joined).
 //
 // findRunnable calls poll in exactly two places: poll(0) before stealing
-// when anyWaiters(), and a blocking poll until the earliest timer once the M
+// when anyWaiters() (even while another M is blocked in the poller: poll(0)
+// is also where a poller that batches submissions submits them), and a blocking poll until the earliest timer once the M
 // has dropped its P (at most one M at a time, see sched.lastpoll). Until a
 // real poller registers, netpoll_stub.cc sleeps on a futex there, which is
 // how an idle M waits for the next timer.
@@ -27,7 +30,12 @@ struct netpoller {
   G* (*poll)(int64_t delay);
   void (*breakPoll)();
   bool (*anyWaiters)();
+  void (*init)() = nullptr;
+  void (*fini)() = nullptr;
 };
+
+// sysmon polls too, with poll(0) from its own thread (no M), when no M has
+// polled for 10 ms; the poller can tell by getm() == nullptr.
 
 // netpollRegister installs p; null restores the stub. Call it only while
 // no Run is active.

@@ -201,6 +201,8 @@ const char* waitReasonString(waitReason r) noexcept {
   switch (r) {
     case waitReason::zero: return "";
     case waitReason::sleep: return "sleep";
+    case waitReason::ioWait: return "IO wait";
+    case waitReason::closeWait: return "close wait";
     case waitReason::waitGroupWait: return "sync.WaitGroup.Wait";
     case waitReason::chanSend: return "chan send";
     case waitReason::chanReceive: return "chan receive";
@@ -649,7 +651,7 @@ static void injectglist(M* mp, G* list) {
     casgstatus(gp, Gwaiting, Grunnable);
     n++;
   }
-  if (mp->p == nullptr) {
+  if (mp == nullptr || mp->p == nullptr) {  // an M without a P, or sysmon
     lock(&sched.lock);
     while (list) {
       G* next = list->schedlink;
@@ -1019,9 +1021,14 @@ top:
     if (G* gp = globrunqget(pp, 0)) return gp;
   }
 
-  // Poll the network without blocking, if anyone waits on it and no M is
-  // blocked in it (that one will deliver).
-  if (netpollCurrent->anyWaiters() && sched.lastpoll.load() != 0) {
+  // Poll the network without blocking, if anyone waits on it. (Go skips
+  // this while an M is blocked in the poller; ringo's io_uring poller
+  // submits the round's operations here, so it must run. A poller whose
+  // poll(0) is a system call skips it itself in that case.)
+  if (netpollCurrent->anyWaiters()) {
+    // No goroutine runs here: a slow submission is the poller's, and sysmon
+    // must not blame the last goroutine for it.
+    pp->curgoid.store(0, std::memory_order_relaxed);
     if (G* list = netpollCurrent->poll(0)) {
       G* gp = list;
       list = list->schedlink;
@@ -1333,6 +1340,7 @@ static bool retake(int64_t now) {
       if (pd.reported) continue;
       const int64_t ran = now - pd.schedwhen;
       const unsigned long long goid = pp->curgoid.load(std::memory_order_relaxed);
+      if (goid == 0) continue;  // in the scheduler (the poller), not in a goroutine
       if (ran >= kStuckNs) {
         const char st = threadState(pp->mtid.load(std::memory_order_relaxed));
         if (st == 'S' || st == 'D') {
@@ -1403,6 +1411,17 @@ static void* sysmon(void*) {
     }
     const bool took = retake(now);
     idle = took ? 0 : idle + 1;
+    // Poll the network if nobody has for 10 ms (Go's sysmon): the Ps may all
+    // be busy with goroutines that never let their run queues drain.
+    const int64_t lastpoll = sched.lastpoll.load();
+    if (lastpoll != 0 && lastpoll + 10'000'000 < now) {
+      int64_t expect = lastpoll;
+      sched.lastpoll.compare_exchange_strong(expect, now);
+      if (G* list = netpollCurrent->poll(0)) {
+        injectglist(nullptr, list);
+        idle = 0;
+      }
+    }
     // An overdue timer with nobody in the poller and a P free: wake an M.
     const int64_t t = earliestTimer();
     if (t != 0 && t + 1'000'000 < now && sched.lastpoll.load() != 0 && sched.npidle.load() > 0) wakep();
@@ -1659,6 +1678,9 @@ static void schedinit(const ringo::Options& opts) {
   statMs.store(0);
   installTerminateHandler();
   installSignalHandlers();
+  // Before any thread starts: the Ms and sysmon inherit the signal mask.
+  sigqueueinit();
+  if (netpollCurrent->init) netpollCurrent->init();
   for (int i = 0; i < sched.gomaxprocs; i++) {
     P* pp = new P;
     pp->id = i;
@@ -1689,6 +1711,8 @@ static void teardown(M* m0) {
     pthread_join(mp->thread, nullptr);
   }
 
+  if (netpollCurrent->fini) netpollCurrent->fini();
+  sigqueuefini();
   uint64_t dropped = 0;
   for (P* pp : sched.allp) {
     clearTimers(pp);

@@ -66,6 +66,12 @@ uint32_t fastrandn(uint32_t n);
 // timer is added).
 void wakeNetPoller(int64_t when);
 
+// sigqueueinit blocks the notifiable signals and starts the thread that
+// reads them (sigqueue.cc); Run calls it before any other thread starts.
+// sigqueuefini undoes it once every M has exited.
+void sigqueueinit();
+void sigqueuefini();
+
 // goexit0 is goexit's continuation on g0.
 G* goexit0(G* gp);
 

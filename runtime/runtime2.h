@@ -60,6 +60,8 @@ enum class waitReason : uint8_t {
   syncRWMutexRLock,
   syncRWMutexLock,
   syncCondWait,
+  ioWait,      // a network operation (netpoll)
+  closeWait,   // Close waiting for a descriptor's operations to finish
   count,
 };
 

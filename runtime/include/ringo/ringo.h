@@ -24,8 +24,11 @@
 #include <ringo/foreign.h>
 #include <ringo/go.h>
 #include <ringo/goexit.h>
+#include <ringo/net.h>
+#include <ringo/netpoll.h>
 #include <ringo/run.h>
 #include <ringo/runtime_stats.h>
+#include <ringo/signal.h>
 #include <ringo/sync.h>
 #include <ringo/time.h>
 #include <ringo/version.h>

@@ -1,0 +1,49 @@
+// netpoll.h — which poller ringo uses, and what it has done.
+//
+//   auto s = ringo::netpoll::ReadStats();
+//   std::printf("%s: %llu enters for %llu operations\n", s.backend,
+//               (unsigned long long)s.enters, (unsigned long long)s.sqes());
+//
+// ringo waits for the network through io_uring, or through epoll where
+// io_uring cannot be set up (no kernel support, a seccomp filter that
+// refuses io_uring_setup as Docker's default profile does,
+// kernel.io_uring_disabled). RINGO_POLLER=uring or RINGO_POLLER=epoll
+// chooses; the choice is logged once on stderr at the first Run. The probe
+// is real: it sets a ring up and submits a NOP.
+#pragma once
+
+#include <cstdint>
+
+namespace ringo::netpoll {
+
+// Counters since the process started, for benchmarks, tests and /metrics.
+// Read them from anywhere; each is exact, the set is not one snapshot.
+struct Stats {
+  const char* backend = "";  // "io_uring", "epoll", or "" before the first Run
+
+  // io_uring: submission queue entries by operation
+  uint64_t recv = 0;       // Read
+  uint64_t recvBuf = 0;    // Recv (a provided buffer)
+  uint64_t send = 0;       // Write
+  uint64_t accept = 0;     // multishot accepts armed
+  uint64_t connect = 0;
+  uint64_t cancel = 0;     // deadlines and Close
+  uint64_t nop = 0;        // poll breaks
+  uint64_t enters = 0;     // io_uring_enter calls (submitting or waiting)
+  uint64_t submits = 0;    // ... of which submitted at least one entry
+  uint64_t cqes = 0;       // completions reaped
+
+  // both backends
+  uint64_t waits = 0;        // operations that parked their goroutine
+  uint64_t polls = 0;        // non-blocking polls that found work
+  uint64_t blockingPolls = 0;
+  uint64_t sysmonPolls = 0;  // polls by sysmon, when no M had polled for 10 ms
+  uint64_t recvNoBufs = 0;   // Recv that found the shared buffers used up
+  uint64_t epollWaits = 0;   // epoll_wait calls
+
+  uint64_t sqes() const { return recv + recvBuf + send + accept + connect + cancel + nop; }
+};
+
+Stats ReadStats();
+
+}  // namespace ringo::netpoll

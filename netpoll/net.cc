@@ -1,0 +1,490 @@
+// net.cc — the net API (ringo/net.h) over the poller: sockets, addresses,
+// Listen, Dial, Accept, and Conn's calls, each a prepare/operation/finish
+// around one poller call (netpoll.h).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <vector>
+
+#include "../runtime/lock.h"
+#include "netpoll.h"
+#include "ringo/blocking.h"
+#include "ringo/net.h"
+
+namespace ringo::net {
+
+namespace detail {
+// conn is the state behind a Conn or Listener handle.
+struct conn {
+  std::atomic<int> handles{1};
+  std::atomic<bool> closed{false};
+  netpoll::pollDesc* pd = nullptr;
+  bool tcp = true;
+  std::string unlinkPath;  // a Unix listener's socket file
+};
+}  // namespace detail
+
+namespace {
+
+using netpoll::kErrClosed;
+using netpoll::kErrTimeout;
+
+std::error_code toErr(int64_t e) {
+  if (e == kErrClosed) return ErrClosed;
+  if (e == kErrTimeout) return ErrDeadlineExceeded;
+  return {int(-e), std::generic_category()};
+}
+
+std::error_code sysErr(int e) { return {e, std::generic_category()}; }
+
+// Without a Run there is no poller to wait in.
+std::error_code noPoller() { return sysErr(EPERM); }
+
+detail::conn* wrap(int fd, bool tcp, std::error_code& err) {
+  netpoll::pollDesc* pd = netpoll::pdalloc(fd);
+  if (int rc = netpoll::current->open(pd); rc < 0) {
+    err = sysErr(-rc);
+    netpoll::pdfree(pd);
+    ::close(fd);
+    return nullptr;
+  }
+  auto* c = new detail::conn;
+  c->pd = pd;
+  c->tcp = tcp;
+  return c;
+}
+
+void release(detail::conn* c) {
+  if (c == nullptr || c->handles.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (!c->closed.exchange(true)) {
+    netpoll::pdclose(c->pd);
+    if (!c->unlinkPath.empty()) ::unlink(c->unlinkPath.c_str());
+  }
+  netpoll::pdfree(c->pd);
+  delete c;
+}
+
+std::error_code closeConn(detail::conn* c) {
+  if (c == nullptr || c->closed.exchange(true)) return ErrClosed;
+  netpoll::pdclose(c->pd);
+  if (!c->unlinkPath.empty()) ::unlink(c->unlinkPath.c_str());
+  return {};
+}
+
+int newSocket(int family, int type) {
+  int flags = SOCK_CLOEXEC;
+  if (!netpoll::current->blockingSockets()) flags |= SOCK_NONBLOCK;
+  int fd = ::socket(family, type | flags, 0);
+  return fd < 0 ? -errno : fd;
+}
+
+void setNoDelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+// ---- addresses ----------------------------------------------------------------
+
+bool parsePort(const std::string& port, uint16_t& out) {
+  unsigned v = 0;
+  auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), v);
+  if (ec != std::errc() || p != port.data() + port.size() || v > 65535) return false;
+  out = uint16_t(v);
+  return true;
+}
+
+// resolve turns host and port into addresses of the wanted family
+// (AF_UNSPEC: either). Literals are parsed here; names go to getaddrinfo in
+// Blocking, so no P waits for DNS.
+std::error_code resolve(const std::string& host, const std::string& port, int family, bool passive,
+                        std::vector<Addr>& out) {
+  uint16_t p = 0;
+  const bool numericPort = parsePort(port, p);
+  if (!numericPort && !port.empty() && port.find_first_not_of("0123456789") == std::string::npos)
+    return make_error_code(Errc::badAddress);  // a number, but not a port
+  Addr a;
+  if (numericPort) {
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&a.ss);
+    auto* s6 = reinterpret_cast<sockaddr_in6*>(&a.ss);
+    if (family != AF_INET6 && inet_pton(AF_INET, host.c_str(), &s4->sin_addr) == 1) {
+      s4->sin_family = AF_INET;
+      s4->sin_port = htons(p);
+      a.len = sizeof *s4;
+      out.push_back(a);
+      return {};
+    }
+    if (family != AF_INET && inet_pton(AF_INET6, host.c_str(), &s6->sin6_addr) == 1) {
+      s6->sin6_family = AF_INET6;
+      s6->sin6_port = htons(p);
+      a.len = sizeof *s6;
+      out.push_back(a);
+      return {};
+    }
+  }
+  addrinfo hints{};
+  hints.ai_family = family;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = passive ? AI_PASSIVE : AI_ADDRCONFIG;
+  addrinfo* res = nullptr;
+  int rc = ringo::Blocking([&] { return getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res); });
+  if (rc != 0) {
+    if (rc == EAI_SYSTEM) return sysErr(errno);
+    return make_error_code(std::errc::host_unreachable);
+  }
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    Addr x;
+    std::memcpy(&x.ss, ai->ai_addr, ai->ai_addrlen);
+    x.len = ai->ai_addrlen;
+    out.push_back(x);
+  }
+  freeaddrinfo(res);
+  if (out.empty()) return make_error_code(std::errc::host_unreachable);
+  return {};
+}
+
+std::error_code unixAddr(std::string_view path, Addr& a) {
+  auto* su = reinterpret_cast<sockaddr_un*>(&a.ss);
+  if (path.empty() || path.size() >= sizeof su->sun_path) return make_error_code(std::errc::filename_too_long);
+  su->sun_family = AF_UNIX;
+  std::memcpy(su->sun_path, path.data(), path.size());
+  if (path[0] == '@') su->sun_path[0] = '\0';  // the abstract namespace
+  a.len = socklen_t(offsetof(sockaddr_un, sun_path) + path.size() + (path[0] == '@' ? 0 : 1));
+  return {};
+}
+
+int networkFamily(std::string_view network, bool& isUnix, bool& ok) {
+  ok = true;
+  isUnix = false;
+  if (network == "tcp") return AF_UNSPEC;
+  if (network == "tcp4") return AF_INET;
+  if (network == "tcp6") return AF_INET6;
+  if (network == "unix") {
+    isUnix = true;
+    return AF_UNIX;
+  }
+  ok = false;
+  return 0;
+}
+
+int somaxconn() {
+  std::ifstream f("/proc/sys/net/core/somaxconn");
+  int n = 0;
+  if (f >> n && n > 0) return n;
+  return SOMAXCONN;
+}
+
+}  // namespace
+
+std::error_code SplitHostPort(std::string_view hp, std::string& host, std::string& port) {
+  host.clear();
+  port.clear();
+  if (!hp.empty() && hp[0] == '[') {
+    size_t close = hp.find(']');
+    if (close == std::string_view::npos || close + 1 >= hp.size() || hp[close + 1] != ':')
+      return make_error_code(Errc::badAddress);
+    host = hp.substr(1, close - 1);
+    port = hp.substr(close + 2);
+  } else {
+    size_t colon = hp.rfind(':');
+    if (colon == std::string_view::npos) return make_error_code(Errc::badAddress);
+    host = hp.substr(0, colon);
+    if (host.find(':') != std::string::npos) return make_error_code(Errc::badAddress);  // v6 needs []
+    port = hp.substr(colon + 1);
+  }
+  if (port.empty()) return make_error_code(Errc::badAddress);
+  return {};
+}
+
+// ---- Addr -----------------------------------------------------------------------
+
+std::string Addr::Network() const { return ss.ss_family == AF_UNIX ? "unix" : "tcp"; }
+
+int Addr::Port() const {
+  if (ss.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+  if (ss.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port);
+  return 0;
+}
+
+std::string Addr::String() const {
+  char buf[INET6_ADDRSTRLEN];
+  if (ss.ss_family == AF_INET) {
+    auto* s4 = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &s4->sin_addr, buf, sizeof buf);
+    return std::string(buf) + ":" + std::to_string(Port());
+  }
+  if (ss.ss_family == AF_INET6) {
+    auto* s6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {  // Go shows a dual-stack peer as IPv4
+      inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], buf, sizeof buf);
+      return std::string(buf) + ":" + std::to_string(Port());
+    }
+    inet_ntop(AF_INET6, &s6->sin6_addr, buf, sizeof buf);
+    return "[" + std::string(buf) + "]:" + std::to_string(Port());
+  }
+  if (ss.ss_family == AF_UNIX) {
+    auto* su = reinterpret_cast<const sockaddr_un*>(&ss);
+    const size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
+    if (n == 0) return "";
+    if (su->sun_path[0] == '\0') return "@" + std::string(su->sun_path + 1, n - 1);
+    return std::string(su->sun_path, strnlen(su->sun_path, n));
+  }
+  return "";
+}
+
+// ---- Conn -----------------------------------------------------------------------
+
+Conn::Conn(const Conn& o) noexcept : c_(o.c_) {
+  if (c_) c_->handles.fetch_add(1, std::memory_order_relaxed);
+}
+Conn::~Conn() { release(c_); }
+
+IOResult Conn::Read(std::span<char> buf) {
+  if (c_ == nullptr) return {0, ErrClosed};
+  if (!netpoll::current) return {0, noPoller()};
+  if (buf.empty()) return {0, {}};
+  netpoll::pollDesc* pd = c_->pd;
+  if (int64_t e = netpoll::prepare(pd, netpoll::kRead)) return {0, toErr(e)};
+  int64_t n = netpoll::current->recv(pd, buf.data(), buf.size());
+  netpoll::finish(pd);
+  if (n > 0) return {size_t(n), {}};
+  if (n == 0) return {0, ErrEOF};
+  return {0, toErr(n)};
+}
+
+Result<Buffer> Conn::Recv() {
+  if (c_ == nullptr) return {{}, ErrClosed};
+  if (!netpoll::current) return {{}, noPoller()};
+  netpoll::pollDesc* pd = c_->pd;
+  if (int64_t e = netpoll::prepare(pd, netpoll::kRead)) return {{}, toErr(e)};
+  char* data = nullptr;
+  int32_t id = -1;
+  int64_t n = netpoll::current->recvBuf(pd, &data, &id);
+  netpoll::finish(pd);
+  if (n > 0) return {Buffer(data, size_t(n), id), {}};
+  if (n == 0) return {{}, ErrEOF};
+  return {{}, toErr(n)};
+}
+
+IOResult Conn::Write(std::string_view buf) {
+  if (c_ == nullptr) return {0, ErrClosed};
+  if (!netpoll::current) return {0, noPoller()};
+  netpoll::pollDesc* pd = c_->pd;
+  size_t done = 0;
+  if (int64_t e = netpoll::prepare(pd, netpoll::kWrite)) return {0, toErr(e)};
+  std::error_code err;
+  while (done < buf.size()) {
+    int64_t n = netpoll::current->send(pd, buf.data() + done, buf.size() - done);
+    if (n < 0) {
+      err = toErr(n);
+      break;
+    }
+    done += size_t(n);
+  }
+  netpoll::finish(pd);
+  return {done, err};
+}
+
+std::error_code Conn::Close() { return closeConn(c_); }
+
+std::error_code Conn::CloseRead() {
+  if (c_ == nullptr || c_->closed.load()) return ErrClosed;
+  return ::shutdown(c_->pd->fd, SHUT_RD) == 0 ? std::error_code{} : sysErr(errno);
+}
+
+std::error_code Conn::CloseWrite() {
+  if (c_ == nullptr || c_->closed.load()) return ErrClosed;
+  return ::shutdown(c_->pd->fd, SHUT_WR) == 0 ? std::error_code{} : sysErr(errno);
+}
+
+namespace {
+int64_t toNanotime(Deadline t) {
+  if (t == Deadline{}) return 0;
+  const int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  return ns > 0 ? ns : 1;  // a deadline in the distant past is still a deadline
+}
+std::error_code setDeadline(detail::conn* c, int side, Deadline t) {
+  if (c == nullptr || c->closed.load()) return ErrClosed;
+  if (!netpoll::current) return noPoller();
+  netpoll::pdsetdeadline(c->pd, side, toNanotime(t));
+  return {};
+}
+}  // namespace
+
+std::error_code Conn::SetDeadline(Deadline t) {
+  if (auto e = setDeadline(c_, netpoll::kRead, t)) return e;
+  return setDeadline(c_, netpoll::kWrite, t);
+}
+std::error_code Conn::SetReadDeadline(Deadline t) { return setDeadline(c_, netpoll::kRead, t); }
+std::error_code Conn::SetWriteDeadline(Deadline t) { return setDeadline(c_, netpoll::kWrite, t); }
+
+Addr Conn::LocalAddr() const {
+  Addr a;
+  a.len = sizeof a.ss;
+  if (c_ == nullptr || getsockname(c_->pd->fd, reinterpret_cast<sockaddr*>(&a.ss), &a.len) != 0) return {};
+  return a;
+}
+
+Addr Conn::RemoteAddr() const {
+  Addr a;
+  a.len = sizeof a.ss;
+  if (c_ == nullptr || getpeername(c_->pd->fd, reinterpret_cast<sockaddr*>(&a.ss), &a.len) != 0) return {};
+  return a;
+}
+
+int Conn::Fd() const noexcept { return c_ ? c_->pd->fd : -1; }
+
+// ---- Listener ---------------------------------------------------------------------
+
+Listener::Listener(const Listener& o) noexcept : c_(o.c_) {
+  if (c_) c_->handles.fetch_add(1, std::memory_order_relaxed);
+}
+Listener::~Listener() { release(c_); }
+
+Result<Conn> Listener::Accept() {
+  if (c_ == nullptr) return {{}, ErrClosed};
+  if (!netpoll::current) return {{}, noPoller()};
+  netpoll::pollDesc* pd = c_->pd;
+  if (int64_t e = netpoll::prepare(pd, netpoll::kRead)) return {{}, toErr(e)};
+  sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  int64_t fd = netpoll::current->accept(pd, &ss, &len);
+  netpoll::finish(pd);
+  if (fd < 0) return {{}, toErr(fd)};
+  if (c_->tcp) setNoDelay(int(fd));
+  std::error_code err;
+  detail::conn* c = wrap(int(fd), c_->tcp, err);
+  if (c == nullptr) return {{}, err};
+  return {Conn(c), {}};
+}
+
+std::error_code Listener::Close() { return closeConn(c_); }
+
+Addr Listener::Address() const {
+  Addr a;
+  a.len = sizeof a.ss;
+  if (c_ == nullptr || getsockname(c_->pd->fd, reinterpret_cast<sockaddr*>(&a.ss), &a.len) != 0) return {};
+  return a;
+}
+
+int Listener::Fd() const noexcept { return c_ ? c_->pd->fd : -1; }
+
+Result<Listener> Listen(std::string_view network, std::string_view address, const ListenConfig& config) {
+  if (!netpoll::current) return {{}, noPoller()};
+  bool isUnix, ok;
+  const int family = networkFamily(network, isUnix, ok);
+  if (!ok) return {{}, make_error_code(Errc::unknownNetwork)};
+  Addr a;
+  bool dualStack = false;
+  if (isUnix) {
+    if (auto e = unixAddr(address, a)) return {{}, e};
+  } else {
+    std::string host, port;
+    if (auto e = SplitHostPort(address, host, port)) return {{}, e};
+    if ((host.empty() || host == "::") && family != AF_INET) {
+      // Every address: dual-stack [::], as Go listens for ":port".
+      uint16_t p;
+      if (!parsePort(port, p)) return {{}, make_error_code(Errc::badAddress)};
+      auto* s6 = reinterpret_cast<sockaddr_in6*>(&a.ss);
+      s6->sin6_family = AF_INET6;
+      s6->sin6_addr = in6addr_any;
+      s6->sin6_port = htons(p);
+      a.len = sizeof *s6;
+      dualStack = family == AF_UNSPEC;
+    } else {
+      std::vector<Addr> addrs;
+      if (auto e = resolve(host.empty() ? "0.0.0.0" : host, port, family, true, addrs)) return {{}, e};
+      a = addrs[0];
+    }
+  }
+  int fd = newSocket(a.ss.ss_family, SOCK_STREAM);
+  if (fd < 0 && dualStack && fd == -EAFNOSUPPORT) {  // no IPv6 here: IPv4 only
+    auto* s4 = reinterpret_cast<sockaddr_in*>(&a.ss);
+    const uint16_t port = reinterpret_cast<sockaddr_in6*>(&a.ss)->sin6_port;
+    a = Addr{};
+    s4->sin_family = AF_INET;
+    s4->sin_port = port;
+    a.len = sizeof *s4;
+    dualStack = false;
+    fd = newSocket(AF_INET, SOCK_STREAM);
+  }
+  if (fd < 0) return {{}, sysErr(-fd)};
+  int one = 1, zero = 0;
+  if (!isUnix) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (config.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    int e = errno;
+    ::close(fd);
+    return {{}, sysErr(e)};
+  }
+  if (a.ss.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, dualStack ? &zero : &one, sizeof one);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a.ss), a.len) != 0 ||
+      ::listen(fd, config.backlog > 0 ? config.backlog : somaxconn()) != 0) {
+    int e = errno;
+    ::close(fd);
+    return {{}, sysErr(e)};
+  }
+  std::error_code err;
+  detail::conn* c = wrap(fd, !isUnix, err);
+  if (c == nullptr) return {{}, err};
+  if (isUnix && address[0] != '@') c->unlinkPath = std::string(address);
+  return {Listener(c), {}};
+}
+
+Result<Conn> Dial(std::string_view network, std::string_view address, std::chrono::nanoseconds timeout) {
+  if (!netpoll::current) return {{}, noPoller()};
+  bool isUnix, ok;
+  const int family = networkFamily(network, isUnix, ok);
+  if (!ok) return {{}, make_error_code(Errc::unknownNetwork)};
+  std::vector<Addr> addrs;
+  if (isUnix) {
+    Addr a;
+    if (auto e = unixAddr(address, a)) return {{}, e};
+    addrs.push_back(a);
+  } else {
+    std::string host, port;
+    if (auto e = SplitHostPort(address, host, port)) return {{}, e};
+    if (auto e = resolve(host.empty() ? "127.0.0.1" : host, port, family, false, addrs)) return {{}, e};
+  }
+  const Deadline deadline = timeout.count() > 0 ? std::chrono::steady_clock::now() + timeout : Deadline{};
+  std::error_code last;
+  for (const Addr& a : addrs) {
+    int fd = newSocket(a.ss.ss_family, SOCK_STREAM);
+    if (fd < 0) {
+      last = sysErr(-fd);
+      continue;
+    }
+    std::error_code err;
+    detail::conn* c = wrap(fd, !isUnix, err);
+    if (c == nullptr) {
+      last = err;
+      continue;
+    }
+    Conn conn(c);
+    if (deadline != Deadline{}) netpoll::pdsetdeadline(c->pd, netpoll::kWrite, toNanotime(deadline));
+    int64_t rc = netpoll::prepare(c->pd, netpoll::kWrite);
+    if (rc == 0) {
+      rc = netpoll::current->connect(c->pd, reinterpret_cast<const sockaddr*>(&a.ss), a.len);
+      netpoll::finish(c->pd);
+    }
+    if (rc == 0) {
+      if (deadline != Deadline{}) netpoll::pdsetdeadline(c->pd, netpoll::kWrite, 0);
+      if (!isUnix) setNoDelay(fd);
+      return {std::move(conn), {}};
+    }
+    last = toErr(rc);
+    if (last == ErrDeadlineExceeded) break;
+  }
+  return {{}, last};
+}
+
+}  // namespace ringo::net

@@ -1,0 +1,727 @@
+// net_test.cc — the net API and the poller under it, over real sockets on
+// 127.0.0.1. ./test.sh runs this suite once per poller (RINGO_POLLER=uring
+// in the release variant, =epoll in the epoll one); tests of one poller's
+// own mechanics skip on the other and say so.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <gtest/gtest.h>
+#include <ringo/ringo.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <dirent.h>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../runtime/test_util.h"
+
+using namespace std::chrono_literals;
+using ringo::testing::CpuNanos;
+using ringo::testing::MonoNanos;
+using ringo::testing::Scaled;
+namespace net = ringo::net;
+
+namespace {
+
+int RunP(int procs, auto fn) {
+  ringo::Options o;
+  o.maxprocs = procs;
+  return ringo::Run(fn, o);
+}
+
+int OpenFds() {
+  int n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  while (dirent* e = readdir(d))
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n - 1;  // the DIR's own
+}
+
+bool Uring() { return std::string(ringo::netpoll::ReadStats().backend) == "io_uring"; }
+
+// A listener on 127.0.0.1 with a free port, and its "host:port".
+std::pair<net::Listener, std::string> LocalListener() {
+  auto [ln, err] = net::Listen("tcp", "127.0.0.1:0");
+  EXPECT_FALSE(err) << err.message();
+  std::string addr = ln.Address().String();
+  return {std::move(ln), addr};
+}
+
+// A connected pair: {client, server}.
+std::pair<net::Conn, net::Conn> Pair(net::Listener& ln, const std::string& addr) {
+  auto [c, derr] = net::Dial("tcp", addr);
+  EXPECT_FALSE(derr) << derr.message();
+  auto [s, aerr] = ln.Accept();
+  EXPECT_FALSE(aerr) << aerr.message();
+  return {std::move(c), std::move(s)};
+}
+
+// ReadFull reads exactly n bytes or fails the test.
+std::string ReadFull(net::Conn& c, size_t n) {
+  std::string out(n, '\0');
+  size_t got = 0;
+  while (got < n) {
+    auto [k, err] = c.Read({out.data() + got, n - got});
+    if (err) {
+      ADD_FAILURE() << "ReadFull: " << err.message() << " after " << got << " of " << n;
+      break;
+    }
+    got += k;
+  }
+  out.resize(got);
+  return out;
+}
+
+// WaitParked returns once the poller has parked `n` more goroutines than at
+// `before` (or fails after 5 s: a hang, not a timing assumption).
+void WaitParked(uint64_t before, uint64_t n = 1) {
+  const int64_t limit = MonoNanos() + 5'000'000'000;
+  while (ringo::netpoll::ReadStats().waits < before + n) {
+    ASSERT_LT(MonoNanos(), limit) << "the operation never parked";
+    ringo::Gosched();
+  }
+}
+
+// ---- echo ----------------------------------------------------------------------------
+
+class Echo : public ::testing::TestWithParam<int> {};
+
+// 1,000 connections at once, each sending its own pattern in pieces and
+// reading it back; every byte is checked.
+TEST_P(Echo, ManyConnectionsEveryByteVerified) {
+  const int conns = int(Scaled(1000));
+  std::atomic<int> ok{0};
+  RunP(GetParam(), [&] {
+    auto [ln, addr] = LocalListener();
+    ringo::Go([ln = ln]() mutable {
+      for (;;) {
+        auto [c, err] = ln.Accept();
+        if (err) return;
+        ringo::Go([c = std::move(c)]() mutable {
+          char buf[1500];
+          for (;;) {
+            auto [n, err] = c.Read(buf);
+            if (err) return;
+            if (c.Write({buf, n}).err) return;
+          }
+        });
+      }
+    });
+    ringo::WaitGroup wg;
+    for (int i = 0; i < conns; i++) {
+      wg.Add(1);
+      ringo::Go([&, i] {
+        RINGO_DEFER(wg.Done());
+        auto [c, err] = net::Dial("tcp", addr);
+        ASSERT_FALSE(err) << err.message();
+        std::string msg;
+        for (int k = 0; k < 3000; k++) msg.push_back(char('a' + (i * 7 + k) % 26));
+        for (size_t off = 0; off < msg.size(); off += 1000) {
+          ASSERT_FALSE(c.Write(std::string_view(msg).substr(off, 1000)).err);
+        }
+        std::string back = ReadFull(c, msg.size());
+        ASSERT_EQ(back, msg);
+        ok.fetch_add(1);
+      });
+    }
+    wg.Wait();
+    ln.Close();
+  });
+  EXPECT_EQ(ok.load(), conns);
+}
+
+INSTANTIATE_TEST_SUITE_P(Procs, Echo, ::testing::Values(1, 2), [](auto& i) { return std::to_string(i.param) + "P"; });
+
+TEST(Net, OneMiBWriteAndOneByteWrites) {
+  RunP(2, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    std::string big(1 << 20, '\0');
+    for (size_t i = 0; i < big.size(); i++) big[i] = char(i * 131 % 251);
+    ringo::WaitGroup wg;
+    wg.Add(1);
+    ringo::Go([&] {
+      RINGO_DEFER(wg.Done());
+      auto r = c.Write(big);  // larger than the socket buffers: parks until read
+      EXPECT_FALSE(r.err);
+      EXPECT_EQ(r.n, big.size());
+      for (int i = 0; i < 1000; i++) ASSERT_FALSE(c.Write(std::string_view(&"0123456789"[i % 10], 1)).err);
+    });
+    EXPECT_EQ(ReadFull(s, big.size()), big);
+    std::string tail = ReadFull(s, 1000);
+    for (int i = 0; i < 1000; i++) ASSERT_EQ(tail[size_t(i)], char('0' + i % 10));
+    wg.Wait();
+  });
+}
+
+TEST(Net, HalfCloseDeliversEofAndKeepsTheOtherDirection) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    ASSERT_FALSE(c.Write("question").err);
+    ASSERT_FALSE(c.CloseWrite());
+    EXPECT_EQ(ReadFull(s, 8), "question");
+    char b[16];
+    auto r = s.Read(b);
+    EXPECT_EQ(r.err, net::ErrEOF);
+    EXPECT_EQ(r.n, 0u);
+    ASSERT_FALSE(s.Write("answer").err);  // the server's side is still open
+    ASSERT_FALSE(s.Close());
+    EXPECT_EQ(ReadFull(c, 6), "answer");
+    EXPECT_EQ(c.Read(b).err, net::ErrEOF);
+  });
+}
+
+TEST(Net, PeerResetIsAnError) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    linger l{1, 0};  // close sends RST
+    ASSERT_EQ(setsockopt(s.Fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l), 0);
+    ASSERT_FALSE(s.Close());
+    char b[16];
+    auto r = c.Read(b);
+    EXPECT_EQ(r.err, std::errc::connection_reset) << r.err.message();
+    // Writing to a reset connection fails too, without SIGPIPE.
+    std::error_code werr;
+    for (int i = 0; i < 100 && !werr; i++) werr = c.Write("x").err;
+    EXPECT_TRUE(werr == std::errc::broken_pipe || werr == std::errc::connection_reset) << werr.message();
+  });
+}
+
+TEST(Net, ClosedConnReturnsErrClosed) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    EXPECT_FALSE(c.Close());
+    EXPECT_EQ(c.Close(), net::ErrClosed);
+    char b[4];
+    EXPECT_EQ(c.Read(b).err, net::ErrClosed);
+    EXPECT_EQ(c.Write("x").err, net::ErrClosed);
+    net::Conn none;
+    EXPECT_EQ(none.Read(b).err, net::ErrClosed);
+  });
+}
+
+// ---- deadlines -------------------------------------------------------------------------
+
+TEST(Deadline, ReadDeadlineFiresNeverEarly) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_FALSE(s.SetReadDeadline(t0 + 50ms));
+    char b[4];
+    auto r = s.Read(b);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_TRUE(net::IsTimeout(r.err)) << r.err.message();
+    EXPECT_EQ(r.err.message(), "i/o timeout");
+    EXPECT_GE(took, 50ms);  // never early
+    EXPECT_LT(took, 5s);    // catches a hang only
+    // Still expired: the next Read fails at once.
+    EXPECT_TRUE(net::IsTimeout(s.Read(b).err));
+    // Clearing it lets reads go on.
+    ASSERT_FALSE(s.SetReadDeadline({}));
+    ASSERT_FALSE(c.Write("ok").err);
+    EXPECT_EQ(ReadFull(s, 2), "ok");
+  });
+}
+
+TEST(Deadline, ExtendingLetsAParkedReadGoOn) {
+  RunP(2, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    ASSERT_FALSE(s.SetReadDeadline(std::chrono::steady_clock::now() + 50ms));
+    ringo::WaitGroup wg;
+    wg.Add(1);
+    std::string got;
+    std::error_code err;
+    ringo::Go([&] {
+      RINGO_DEFER(wg.Done());
+      char b[8];
+      auto r = s.Read(b);
+      err = r.err;
+      got.assign(b, r.n);
+    });
+    ASSERT_FALSE(s.SetReadDeadline(std::chrono::steady_clock::now() + 10s));
+    ringo::Sleep(150ms);  // well past the first deadline
+    ASSERT_FALSE(c.Write("late").err);
+    wg.Wait();
+    EXPECT_FALSE(err) << err.message();
+    EXPECT_EQ(got, "late");
+  });
+}
+
+TEST(Deadline, PastDeadlineFailsParkedAndFutureCallsAtOnce) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    ringo::WaitGroup wg;
+    wg.Add(1);
+    std::error_code parkedErr;
+    const uint64_t before = ringo::netpoll::ReadStats().waits;
+    ringo::Go([&] {
+      RINGO_DEFER(wg.Done());
+      char b[4];
+      parkedErr = s.Read(b).err;
+    });
+    WaitParked(before);
+    ASSERT_FALSE(s.SetReadDeadline(std::chrono::steady_clock::now() - 1s));
+    wg.Wait();
+    EXPECT_TRUE(net::IsTimeout(parkedErr)) << parkedErr.message();
+    const int64_t t0 = MonoNanos();
+    char b[4];
+    EXPECT_TRUE(net::IsTimeout(s.Read(b).err));
+    EXPECT_LT(MonoNanos() - t0, 1'000'000'000);
+    // The write side is separate.
+    EXPECT_FALSE(s.Write("w").err);
+  });
+}
+
+TEST(Deadline, WriteDeadlineWhenThePeerDoesNotRead) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_FALSE(c.SetWriteDeadline(t0 + 100ms));
+    std::string chunk(1 << 20, 'x');
+    std::error_code err;
+    size_t total = 0;
+    for (int i = 0; i < 1000 && !err; i++) {
+      auto r = c.Write(chunk);
+      total += r.n;
+      err = r.err;
+    }
+    EXPECT_TRUE(net::IsTimeout(err)) << err.message();
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 100ms);
+    EXPECT_GT(total, 0u);
+  });
+}
+
+// ---- Close while parked -----------------------------------------------------------------
+
+TEST(Close, WakesAParkedRead) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    ringo::WaitGroup wg;
+    wg.Add(1);
+    std::error_code err;
+    const uint64_t before = ringo::netpoll::ReadStats().waits;
+    ringo::Go([&, s]() mutable {
+      RINGO_DEFER(wg.Done());
+      char b[4];
+      err = s.Read(b).err;
+    });
+    WaitParked(before);
+    EXPECT_FALSE(s.Close());  // returns once the Read has let go
+    wg.Wait();
+    EXPECT_EQ(err, net::ErrClosed);
+  });
+}
+
+TEST(Close, WakesAParkedWrite) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    ringo::WaitGroup wg;
+    wg.Add(1);
+    std::error_code err;
+    size_t written = 0;
+    ringo::Go([&, c]() mutable {
+      RINGO_DEFER(wg.Done());
+      std::string chunk(1 << 20, 'y');
+      for (;;) {  // the peer never reads: the socket fills and Write parks
+        auto r = c.Write(chunk);
+        written += r.n;
+        if (r.err) {
+          err = r.err;
+          return;
+        }
+      }
+    });
+    // Parked: the write side has stopped making progress.
+    const uint64_t before = ringo::netpoll::ReadStats().waits;
+    WaitParked(before);
+    EXPECT_FALSE(c.Close());
+    wg.Wait();
+    EXPECT_EQ(err, net::ErrClosed);
+  });
+}
+
+TEST(Close, WakesAParkedAccept) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    ringo::WaitGroup wg;
+    wg.Add(1);
+    std::error_code err;
+    const uint64_t before = ringo::netpoll::ReadStats().waits;
+    ringo::Go([&, ln]() mutable {
+      RINGO_DEFER(wg.Done());
+      err = ln.Accept().err;
+    });
+    WaitParked(before);
+    EXPECT_FALSE(ln.Close());
+    wg.Wait();
+    EXPECT_EQ(err, net::ErrClosed);
+    EXPECT_EQ(ln.Accept().err, net::ErrClosed);
+    // The port is free again.
+    auto [ln2, err2] = net::Listen("tcp", addr);
+    EXPECT_FALSE(err2) << err2.message();
+  });
+}
+
+TEST(Close, GoexitWithAConnClosesItOnTheWayOut) {
+  RunP(1, [] {
+    const int fds0 = OpenFds();
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    ringo::testing::GoAndWait([s = std::move(s)]() mutable {
+      ASSERT_FALSE(s.Write("bye").err);
+      ringo::Goexit();  // s's destructor closes the connection
+    });
+    EXPECT_EQ(ReadFull(c, 3), "bye");
+    char b[4];
+    EXPECT_EQ(c.Read(b).err, net::ErrEOF);
+    c.Close();
+    ln.Close();
+    EXPECT_EQ(OpenFds(), fds0);
+  });
+}
+
+// ---- descriptors -------------------------------------------------------------------------
+
+TEST(Fds, TenThousandShortConnectionsLeakNothing) {
+  const int n = int(Scaled(10000));
+  RunP(2, [&] {
+    auto [ln, addr] = LocalListener();
+    const int fds0 = OpenFds();
+    ringo::WaitGroup wg;
+    wg.Add(1);
+    ringo::Go([&, ln]() mutable {
+      RINGO_DEFER(wg.Done());
+      for (int i = 0; i < n; i++) {
+        auto [c, err] = ln.Accept();
+        ASSERT_FALSE(err) << err.message();
+        char b[8];
+        auto r = c.Read(b);
+        ASSERT_FALSE(r.err);
+        ASSERT_FALSE(c.Write({b, r.n}).err);
+      }  // each c closes here
+    });
+    for (int i = 0; i < n; i++) {
+      auto [c, err] = net::Dial("tcp", addr);
+      ASSERT_FALSE(err) << err.message();
+      ASSERT_FALSE(c.Write("ping").err);
+      ASSERT_EQ(ReadFull(c, 4), "ping");
+    }
+    wg.Wait();
+    EXPECT_EQ(OpenFds(), fds0);
+    ln.Close();
+  });
+}
+
+TEST(Fds, EverythingIsCloseOnExec) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    for (int fd : {ln.Fd(), c.Fd(), s.Fd()}) EXPECT_TRUE(fcntl(fd, F_GETFD) & FD_CLOEXEC) << fd;
+  });
+}
+
+// Accept that runs out of descriptors returns EMFILE, and accepts again
+// once some are freed; no connection is lost.
+TEST(Fds, AcceptRecoversFromEMFILE) {
+  rlimit old;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+  RunP(1, [&] {
+    auto [ln, addr] = LocalListener();
+    constexpr int kClients = 4;
+    std::vector<net::Conn> clients;
+    for (int i = 0; i < kClients; i++) {
+      auto [c, err] = net::Dial("tcp", addr);
+      ASSERT_FALSE(err);
+      clients.push_back(std::move(c));
+    }
+    rlimit low = old;
+    low.rlim_cur = rlim_t(OpenFds() + 1);  // room for one accepted connection
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    std::vector<net::Conn> accepted;
+    int emfiles = 0, naccepted = 0;
+    for (int tries = 0; naccepted < kClients && tries < 100; tries++) {
+      auto [s, err] = ln.Accept();
+      if (err) {
+        ASSERT_EQ(err, std::errc::too_many_files_open) << err.message();
+        emfiles++;
+        // Back off as Go's server does: free a descriptor, then try again.
+        ASSERT_FALSE(accepted.empty());
+        ASSERT_FALSE(accepted.back().Write("x").err);
+        accepted.back().Close();
+        accepted.back() = net::Conn();
+        accepted.pop_back();
+        low.rlim_cur++;  // and keep the closed one's slot for the next
+        ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+        continue;
+      }
+      accepted.push_back(std::move(s));
+      naccepted++;
+    }
+    EXPECT_GE(emfiles, 1);
+    EXPECT_EQ(naccepted, kClients);  // every client was accepted in the end
+    setrlimit(RLIMIT_NOFILE, &old);
+  });
+  setrlimit(RLIMIT_NOFILE, &old);
+}
+
+// ---- addresses and errors ----------------------------------------------------------------
+
+TEST(Addr, DialErrorsAreValues) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    ln.Close();
+    EXPECT_EQ(net::Dial("tcp", addr).err, std::errc::connection_refused);
+    EXPECT_EQ(net::Dial("tcp", "127.0.0.1").err, net::Errc::badAddress);
+    EXPECT_EQ(net::Dial("tcp", "::1:80").err, net::Errc::badAddress);
+    EXPECT_EQ(net::Dial("udp", "127.0.0.1:80").err, net::Errc::unknownNetwork);
+    EXPECT_EQ(net::Listen("tcp", "127.0.0.1:99999").err, net::Errc::badAddress);
+    EXPECT_TRUE(net::Dial("tcp", "no-such-host.invalid:80").err);
+  });
+}
+
+TEST(Addr, SplitHostPortAsGo) {
+  std::string h, p;
+  EXPECT_FALSE(net::SplitHostPort("[::1]:80", h, p));
+  EXPECT_EQ(h, "::1");
+  EXPECT_EQ(p, "80");
+  EXPECT_FALSE(net::SplitHostPort(":8080", h, p));
+  EXPECT_EQ(h, "");
+  EXPECT_EQ(p, "8080");
+  EXPECT_TRUE(net::SplitHostPort("[::1]", h, p));
+  EXPECT_TRUE(net::SplitHostPort("a:b:c", h, p));
+}
+
+TEST(Addr, LocalAndRemoteAddresses) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    EXPECT_EQ(c.RemoteAddr().String(), addr);
+    EXPECT_EQ(s.LocalAddr().String(), addr);
+    EXPECT_EQ(s.RemoteAddr().String(), c.LocalAddr().String());
+    EXPECT_EQ(c.LocalAddr().Network(), "tcp");
+    int nodelay = 0;
+    socklen_t len = sizeof nodelay;
+    getsockopt(c.Fd(), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len);
+    EXPECT_TRUE(nodelay);
+    getsockopt(s.Fd(), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len);
+    EXPECT_TRUE(nodelay);
+  });
+}
+
+TEST(Addr, DualStackListenerTakesIPv4AndIPv6) {
+  RunP(1, [] {
+    auto [ln, err] = net::Listen("tcp", ":0");
+    ASSERT_FALSE(err) << err.message();
+    const int port = ln.Address().Port();
+    ringo::Go([ln]() mutable {
+      for (;;) {
+        auto [c, err] = ln.Accept();
+        if (err) return;
+        (void)c.Write("hi");
+      }
+    });
+    auto [c4, e4] = net::Dial("tcp", "127.0.0.1:" + std::to_string(port));
+    ASSERT_FALSE(e4) << e4.message();
+    EXPECT_EQ(ReadFull(c4, 2), "hi");
+    auto [c6, e6] = net::Dial("tcp", "[::1]:" + std::to_string(port));
+    if (e6 == std::errc::address_not_available || e6 == std::errc::network_unreachable ||
+        e6 == std::errc::address_family_not_supported) {
+      ln.Close();
+      GTEST_SKIP() << "no IPv6 loopback here: " << e6.message();
+    }
+    ASSERT_FALSE(e6) << e6.message();
+    EXPECT_EQ(ReadFull(c6, 2), "hi");
+    EXPECT_EQ(c6.RemoteAddr().String(), "[::1]:" + std::to_string(port));
+    ln.Close();
+  });
+}
+
+TEST(Addr, UnixSockets) {
+  RunP(1, [] {
+    std::string path = "/tmp/ringo-net-test-" + std::to_string(getpid()) + ".sock";
+    auto [ln, err] = net::Listen("unix", path);
+    ASSERT_FALSE(err) << err.message();
+    EXPECT_EQ(ln.Address().String(), path);
+    ringo::Go([ln]() mutable {
+      auto [c, err] = ln.Accept();
+      if (err) return;
+      char b[16];
+      auto r = c.Read(b);
+      (void)c.Write({b, r.n});
+    });
+    auto [c, derr] = net::Dial("unix", path);
+    ASSERT_FALSE(derr) << derr.message();
+    ASSERT_FALSE(c.Write("unix!").err);
+    EXPECT_EQ(ReadFull(c, 5), "unix!");
+    EXPECT_EQ(access(path.c_str(), F_OK), 0);
+    ln.Close();
+    EXPECT_NE(access(path.c_str(), F_OK), 0);  // Close removes the socket file
+    // The abstract namespace leaves no file.
+    auto [ab, aerr] = net::Listen("unix", "@ringo-test-" + std::to_string(getpid()));
+    ASSERT_FALSE(aerr) << aerr.message();
+    auto [ac, acerr] = net::Dial("unix", "@ringo-test-" + std::to_string(getpid()));
+    EXPECT_FALSE(acerr) << acerr.message();
+  });
+}
+
+TEST(Addr, ReusePortLetsTwoListenersShareAPort) {
+  RunP(1, [] {
+    net::ListenConfig cfg;
+    cfg.reuse_port = true;
+    auto [a, ea] = net::Listen("tcp", "127.0.0.1:0", cfg);
+    ASSERT_FALSE(ea);
+    auto [b, eb] = net::Listen("tcp", a.Address().String(), cfg);
+    EXPECT_FALSE(eb) << eb.message();
+    auto [c, ec] = net::Listen("tcp", a.Address().String());
+    EXPECT_EQ(ec, std::errc::address_in_use);
+  });
+}
+
+// ---- the poller ---------------------------------------------------------------------------
+
+// Nothing but idle connections: no CPU. The bound only catches busy polling.
+TEST(Poller, IdleConnectionsUseNoCpu) {
+  const int n = int(Scaled(1000));
+  RunP(2, [&] {
+    auto [ln, addr] = LocalListener();
+    std::vector<net::Conn> clients, servers;
+    ringo::WaitGroup wg;
+    for (int i = 0; i < n; i++) {
+      auto [c, s] = Pair(ln, addr);
+      clients.push_back(c);
+      servers.push_back(s);
+      wg.Add(1);
+      ringo::Go([&wg, s]() mutable {  // parked in Read on an idle connection
+        RINGO_DEFER(wg.Done());
+        char b[4];
+        (void)s.Read(b);
+      });
+    }
+    ringo::Sleep(100ms);  // let every reader park
+    const int64_t cpu0 = CpuNanos();
+    ringo::Sleep(2s);
+    const int64_t cpu = CpuNanos() - cpu0;
+    EXPECT_LT(cpu, 200'000'000) << "busy polling? " << cpu / 1'000'000 << " ms of CPU in 2 s";
+    for (auto& c : clients) c.Close();
+    wg.Wait();
+  });
+}
+
+// A completion wakes the M blocked in the poller at once: no timer is
+// pending, so without the wake-up the Read would never return.
+TEST(Poller, CompletionWakesTheBlockedPoller) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    const int fd = c.Fd();
+    const uint64_t blocked0 = ringo::netpoll::ReadStats().blockingPolls;
+    std::thread writer([fd, blocked0] {
+      // Write once the scheduler sleeps in the poller.
+      const int64_t limit = MonoNanos() + 5'000'000'000;
+      while (ringo::netpoll::ReadStats().blockingPolls == blocked0 && MonoNanos() < limit) std::this_thread::yield();
+      (void)!::send(fd, "w", 1, MSG_NOSIGNAL);
+    });
+    const int64_t t0 = MonoNanos();
+    char b[4];
+    auto r = s.Read(b);
+    writer.join();
+    EXPECT_FALSE(r.err);
+    EXPECT_EQ(r.n, 1u);
+    EXPECT_LT(MonoNanos() - t0, 5'000'000'000);
+  });
+}
+
+// io_uring: the operations of one scheduling round go to the kernel in one
+// io_uring_enter.
+TEST(Poller, OneEnterForARoundOfOperations) {
+  RunP(1, [] {
+    if (!Uring()) GTEST_SKIP() << "batching is io_uring's; this run uses " << ringo::netpoll::ReadStats().backend;
+    constexpr int kN = 32;
+    auto [ln, addr] = LocalListener();
+    std::vector<net::Conn> clients, servers;
+    for (int i = 0; i < kN; i++) {
+      auto [c, s] = Pair(ln, addr);
+      ASSERT_FALSE(c.Write("z").err);  // data waiting: each receive completes at submission
+      clients.push_back(c);
+      servers.push_back(s);
+    }
+    ln.Close();
+    ringo::WaitGroup wg;
+    std::atomic<int> ok{0};
+    const auto s0 = ringo::netpoll::ReadStats();
+    for (int i = 0; i < kN; i++) {
+      wg.Add(1);
+      ringo::Go([&, s = servers[size_t(i)]]() mutable {
+        RINGO_DEFER(wg.Done());
+        char b[4];
+        if (s.Read(b).n == 1) ok.fetch_add(1);
+      });
+    }
+    wg.Wait();
+    const auto s1 = ringo::netpoll::ReadStats();
+    EXPECT_EQ(ok.load(), kN);
+    EXPECT_EQ(s1.recv - s0.recv, uint64_t(kN));
+    // One enter for the round; sysmon may have polled in the middle of it
+    // (every 10 ms when nobody else has), which would split it once.
+    EXPECT_EQ(s1.submits - s0.submits, 1 + (s1.sysmonPolls - s0.sysmonPolls)) << "submits " << s1.submits - s0.submits;
+  });
+}
+
+// Recv lends a buffer only when data is there; when the shared ones are all
+// lent, it uses the heap instead of failing.
+TEST(Poller, RecvWithProvidedBuffersAndTheirExhaustion) {
+  RunP(1, [] {
+    const int n = Uring() ? 1030 : 50;  // io_uring's ring holds 1,024
+    auto [ln, addr] = LocalListener();
+    std::vector<net::Conn> clients, servers;
+    for (int i = 0; i < n; i++) {
+      auto [c, s] = Pair(ln, addr);
+      ASSERT_FALSE(c.Write("buf" + std::to_string(i)).err);
+      clients.push_back(c);
+      servers.push_back(s);
+    }
+    const auto s0 = ringo::netpoll::ReadStats();
+    std::vector<net::Buffer> held;
+    for (int i = 0; i < n; i++) {
+      auto [b, err] = servers[size_t(i)].Recv();
+      ASSERT_FALSE(err) << err.message();
+      ASSERT_EQ(b.view(), "buf" + std::to_string(i));
+      held.push_back(std::move(b));
+    }
+    const auto s1 = ringo::netpoll::ReadStats();
+    if (Uring()) {
+      EXPECT_EQ(s1.recvBuf - s0.recvBuf, uint64_t(n));
+      EXPECT_GE(s1.recvNoBufs - s0.recvNoBufs, uint64_t(n - 1024));
+    }
+    held.clear();  // every buffer back: Recv uses the ring again
+    ASSERT_FALSE(clients[0].Write("again").err);
+    auto [b, err] = servers[0].Recv();
+    EXPECT_EQ(b.view(), "again");
+    EXPECT_EQ(ringo::netpoll::ReadStats().recvNoBufs, s1.recvNoBufs);
+    clients[1].Close();
+    EXPECT_EQ(servers[1].Recv().err, net::ErrEOF);
+  });
+}
+
+TEST(Poller, CallsOutsideRunFailCleanly) {
+  auto [ln, err] = net::Listen("tcp", "127.0.0.1:0");
+  EXPECT_TRUE(err);
+  EXPECT_FALSE(ln);
+}
+
+}  // namespace
