@@ -115,7 +115,8 @@ bool unlockPd(G*, void* arg) {
 // ---- heap buffers -------------------------------------------------------------
 
 runtime::mutex buflock;
-std::vector<char*> bufcache;  // (buflock)
+// Never destroyed: blocks cached at exit are still reachable, not leaked.
+std::vector<char*>& bufcache = *new std::vector<char*>;  // (buflock)
 constexpr size_t kBufCache = 256;
 
 }  // namespace
@@ -132,6 +133,8 @@ void pollDesc::reset(int newfd) {
     side[s].g.store(0);
     side[s].t.f = s == kRead ? readFired : writeFired;
     side[s].t.arg = this;
+    side[s].t.pp = nullptr;  // a P of an earlier Run is gone (the seq stays: see pollDesc)
+    side[s].t.heapIndex = -1;
   }
   acceptOp = uop{};
   acceptOp.kind = uop::multishotAccept;
