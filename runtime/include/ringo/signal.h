@@ -18,6 +18,8 @@
 // process inherits the blocked mask: reset it with posix_spawnattr_setsigmask.
 #pragma once
 
+#include <signal.h>  // SIGINT, SIGTERM, ... for callers
+
 #include <initializer_list>
 
 #include "ringo/chan.h"
