@@ -271,6 +271,8 @@ Stats ReadStats() {
   s.enters = r(stats.enters);
   s.submits = r(stats.submits);
   s.cqes = r(stats.cqes);
+  s.ringLocks = r(stats.ringLocks);
+  s.ringLocksContended = r(stats.ringLocksContended);
   s.waits = r(stats.waits);
   s.polls = r(stats.polls);
   s.blockingPolls = r(stats.blockingPolls);

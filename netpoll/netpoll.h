@@ -155,6 +155,7 @@ void heapBufPut(char* p);
 // Counters (public: ringo/netpoll.h).
 struct counters {
   std::atomic<uint64_t> recv, recvBuf, send, accept, connect, cancel, nop, enters, submits, cqes;
+  std::atomic<uint64_t> ringLocks, ringLocksContended;
   std::atomic<uint64_t> waits, polls, blockingPolls, sysmonPolls, recvNoBufs, epollWaits;
 };
 extern counters stats;

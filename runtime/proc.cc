@@ -1417,10 +1417,7 @@ static void* sysmon(void*) {
     if (lastpoll != 0 && lastpoll + 10'000'000 < now) {
       int64_t expect = lastpoll;
       sched.lastpoll.compare_exchange_strong(expect, now);
-      if (G* list = netpollCurrent->poll(0)) {
-        injectglist(nullptr, list);
-        idle = 0;
-      }
+      if (G* list = netpollCurrent->poll(0)) injectglist(nullptr, list);  // (Go: idle is not reset)
     }
     // An overdue timer with nobody in the poller and a P free: wake an M.
     const int64_t t = earliestTimer();

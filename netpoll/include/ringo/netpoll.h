@@ -32,6 +32,8 @@ struct Stats {
   uint64_t enters = 0;     // io_uring_enter calls (submitting or waiting)
   uint64_t submits = 0;    // ... of which submitted at least one entry
   uint64_t cqes = 0;       // completions reaped
+  uint64_t ringLocks = 0;  // acquisitions of the shared ring's SQ and CQ locks
+  uint64_t ringLocksContended = 0;  // ... that found the lock held by another M
 
   // both backends
   uint64_t waits = 0;        // operations that parked their goroutine
