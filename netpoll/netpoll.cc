@@ -87,8 +87,9 @@ void rtFini() {
 G* rtPoll(int64_t delay) { return current->poll(delay); }
 void rtBreak() { current->breakPoll(); }
 bool rtAnyWaiters() { return current->anyWaiters(); }
+void rtFlush() { current->flush(); }
 
-const runtime::netpoller table{rtPoll, rtBreak, rtAnyWaiters, rtInit, rtFini};
+const runtime::netpoller table{rtPoll, rtBreak, rtAnyWaiters, rtInit, rtFini, rtFlush};
 // Linked in with the net API: a program that uses sockets gets a poller.
 [[maybe_unused]] const bool registered = (netpollRegister(&table), true);
 
@@ -140,6 +141,7 @@ void pollDesc::reset(int newfd) {
   acceptOp.kind = uop::multishotAccept;
   acceptOp.pd = this;
   acceptArmed = false;
+  acceptCancelled = false;
   acceptq.clear();
   acceptWaiters = nullptr;
 }
@@ -271,6 +273,7 @@ Stats ReadStats() {
   s.enters = r(stats.enters);
   s.submits = r(stats.submits);
   s.cqes = r(stats.cqes);
+  s.rings = r(stats.rings);
   s.ringLocks = r(stats.ringLocks);
   s.ringLocksContended = r(stats.ringLocksContended);
   s.waits = r(stats.waits);

@@ -52,6 +52,7 @@ struct uop {
   uint32_t cflags = 0;    // the completion's flags
   uop* next = nullptr;    // on its side's list (pd->lock)
   struct pollDesc* pd = nullptr;
+  void* ring = nullptr;   // the ring it was submitted to (where a cancel must go)
 };
 
 // pollDesc is the poller's state for one descriptor. The memory is never
@@ -81,6 +82,7 @@ struct pollDesc {
   // that find it empty wait in acceptWaiters (all under lock).
   uop acceptOp;
   bool acceptArmed = false;
+  bool acceptCancelled = false;  // a cancel of the armed accept is on its way
   std::deque<int> acceptq;    // fds, or -errno
   uop* acceptWaiters = nullptr;
 
@@ -105,6 +107,9 @@ class poller {
   virtual runtime::G* poll(int64_t delay) = 0;
   virtual void breakPoll() = 0;
   virtual bool anyWaiters() = 0;
+  // flush submits what this thread has queued; called before the thread
+  // blocks outside the scheduler (ringo::Blocking).
+  virtual void flush() {}
 
   virtual bool blockingSockets() const = 0;  // io_uring wants them blocking
   virtual int open(pollDesc* pd) = 0;        // returns -errno on failure
@@ -155,7 +160,7 @@ void heapBufPut(char* p);
 // Counters (public: ringo/netpoll.h).
 struct counters {
   std::atomic<uint64_t> recv, recvBuf, send, accept, connect, cancel, nop, enters, submits, cqes;
-  std::atomic<uint64_t> ringLocks, ringLocksContended;
+  std::atomic<uint64_t> ringLocks, ringLocksContended, rings;
   std::atomic<uint64_t> waits, polls, blockingPolls, sysmonPolls, recvNoBufs, epollWaits;
 };
 extern counters stats;

@@ -5,43 +5,48 @@
 // a completion; whoever reaps it readies the goroutine with the result. The
 // data path makes no read, write, recv or send system call of its own.
 //
-// One ring for the process. Ring ownership was decided by what the
-// scheduler does to threads, then checked by measurement:
-//  - A ring per P does not fit as is: Ps move between Ms (handoff in
-//    Blocking, sysmon's retake), so a P's ring would be entered from
-//    several threads, which SINGLE_ISSUER and DEFER_TASKRUN forbid; and the
-//    M that blocks in the poller (one at a time, with no P) would need to
-//    wait on every P's ring at once.
-//  - A ring per M makes every idle M wait on its own ring (completions of
-//    operations it submitted arrive only there), so the single-poller rule
-//    of findRunnable, and the futex park of idle Ms, would both go.
-//  - One ring, like Go's one epoll instance, keeps findRunnable's shape:
-//    any M with a P may submit and reap (poll(0)), one M without a P blocks
-//    in io_uring_enter until a completion or the earliest timer. Its cost
-//    is two short locks, one for filling SQEs and one for reaping CQEs;
-//    the loadtest figures in README (echo over 100 connections on 2 Ps)
-//    show them uncontended enough that Go's shape is kept.
-// The kernel runs a request's completion work (task_work) on the thread
-// that submitted it, and cancels a thread's requests when it exits: ringo's
-// Ms never exit while Run runs, and an M parked on a futex is woken for
-// that work by the kernel (TWA_SIGNAL), so completions never wait for a
-// particular M to be scheduled. COOP_TASKRUN would delay that work until
-// the submitting M next enters the kernel, which under one shared ring can
-// be the whole length of a goroutine's run: not used.
+// A ring per M, reaped by everyone. Ring ownership was decided by
+// measurement. The first version had one ring for the process, like Go's
+// one epoll instance: any M submitted to it and reaped it. On the echo
+// benchmark (100 connections, 2 Ps) perf showed 38% of all CPU time in the
+// kernel spinning on that ring's uring_lock (mutex_spin_on_owner under
+// io_uring_enter): submission runs the sends inline, under the ring's lock,
+// so two Ms submitting at once take turns on one kernel mutex. So:
+//  - Each M submits to its own ring (made at its first operation): its
+//    io_uring_enter contends with nobody, and the kernel runs the
+//    completion work (task_work) on the thread that submitted, which is the
+//    ring's owner.
+//  - Reaping needs no system call (the CQ is shared memory), so poll(0)
+//    reaps every ring, under a per-ring lock taken with try: a completion
+//    is delivered by whichever M looks first, as with Go's one epoll.
+//  - The one M that blocks in the poller (findRunnable's rule: at most one,
+//    with no P) waits in ppoll on every ring's fd (readable when its CQ has
+//    entries) and an eventfd that breakPoll writes; a ring made later
+//    breaks the poll so it is waited on too.
+//  - A per-P ring was the other candidate; it does not fit: Ps move between
+//    Ms (handoff in Blocking, sysmon's retake), so a P's ring would be
+//    entered from several threads, which SINGLE_ISSUER and DEFER_TASKRUN
+//    forbid, and its completion work would run on whichever thread last
+//    submitted. COOP_TASKRUN is not used: it delays completion work until
+//    the owner next enters the kernel, which can be a goroutine's whole run.
+// The kernel cancels a thread's requests when it exits: ringo's Ms never
+// exit while Run runs, and an M parked on a futex is woken for its
+// completion work (TWA_SIGNAL), so completions never wait on a sleeping M.
+// Cancels (deadlines, Close) go to the ring the operation was submitted
+// to, so each ring's SQ has a lock; it is nearly always its owner's.
 //
 // Batching. Operations are queued (SQE filled and published) in gopark's
 // unlock function, on g0, after their goroutine is parked, and submitted
 // by the next poll: findRunnable's poll(0) when the P's run queue is empty,
-// the blocking poll, or sysmon's every 10 ms. N goroutines that each start
-// an operation in one round of their P cost one io_uring_enter. Cancels and
-// poll breaks are submitted at once (they come from timers and Close, and
-// are rare).
+// the blocking poll, sysmon's every 10 ms, or before a Blocking call. N
+// goroutines that each start an operation in one round of their P cost one
+// io_uring_enter. Cancels are submitted at once (timers and Close; rare).
 //
-// Receive without a buffer: Recv uses a provided-buffer ring (group 0,
-// kBufs buffers of net::Buffer::kSize), so a goroutine parked on an idle
-// connection holds no buffer; the kernel picks one when data arrives.
-// ENOBUFS (all buffers lent out) falls back to a heap block and a plain
-// receive: slower, never a failure. Debian's liburing 2.3 has no
+// Receive without a buffer: Recv uses a provided-buffer ring (group 0 of
+// each ring, kBufs buffers of net::Buffer::kSize), so a goroutine parked on
+// an idle connection holds no buffer; the kernel picks one when data
+// arrives. ENOBUFS (all buffers lent out) falls back to a heap block and a
+// plain receive: slower, never a failure. Debian's liburing 2.3 has no
 // io_uring_setup_buf_ring: the ring is mmapped here and registered with
 // io_uring_register_buf_ring; a kernel that refuses (EINVAL) runs without
 // it (heap blocks only).
@@ -54,18 +59,21 @@
 // the next Accept arms it again.
 //
 // user_data: an operation's uop address; 0 for results nobody waits for
-// (cancels); kBreakTag for the NOP of breakPoll; kProbeTag for init's NOP.
+// (cancels); kProbeTag for init's NOP.
 #include <liburing.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
-#include <utility>
 #include <cstring>
+#include <utility>
 
 #include "../runtime/fatal.h"
 #include "../runtime/proc.h"
+#include "../runtime/race.h"
 #include "../runtime/tls.h"
 #include "netpoll.h"
 #include "ringo/net.h"
@@ -75,13 +83,14 @@ namespace {
 
 using namespace ringo::runtime;
 
-constexpr unsigned kEntries = 4096;       // SQ; CQ is 4x (picked; a burst of accepts fits)
-constexpr unsigned kBufs = 1024;          // provided buffers: 16 MiB of address space, touched on use
-constexpr size_t kAcceptQueue = 128;      // connections accepted and not yet claimed
-constexpr uint64_t kBreakTag = 1, kProbeTag = 2;
+constexpr unsigned kEntries = 1024;   // SQ per ring; CQ is 4x (picked; a burst of accepts fits)
+constexpr unsigned kBufs = 1024;      // provided buffers per ring: 16 MiB of address space, touched on use
+constexpr size_t kAcceptQueue = 128;  // connections accepted and not yet claimed
+constexpr int kMaxRings = 1024;       // Ms that do I/O
+constexpr uint64_t kProbeTag = 2;
 
-// ringGuard holds one of the shared ring's locks, counting how often it was
-// found taken: the measurement behind "one ring" (see above).
+// ringGuard holds one of a ring's locks, counting how often it was found
+// taken by another thread.
 class ringGuard {
  public:
   explicit ringGuard(runtime::mutex* l) : l_(l) {
@@ -97,6 +106,17 @@ class ringGuard {
   runtime::mutex* l_;
 };
 
+// ring is one M's io_uring and its provided buffers.
+struct ring {
+  io_uring u{};
+  int index = 0;           // in uring::rings_; a Buffer's id says which ring lent it
+  runtime::mutex sqlock;   // filling and publishing SQEs (the owner; a cancel from elsewhere)
+  runtime::mutex cqlock;   // reaping CQEs (any M)
+  runtime::mutex brlock;   // returning provided buffers (any thread)
+  io_uring_buf_ring* br = nullptr;
+  char* bufs = nullptr;
+};
+
 struct opArgs {
   enum Kind : uint8_t { recv, recvBuf, send, connect } kind;
   int fd;
@@ -106,101 +126,101 @@ struct opArgs {
   socklen_t salen;
 };
 
+// Which ring this thread owns, for the poller of which Run (a thread can
+// live through several Runs: m0 is the caller's thread).
+thread_local ring* myRing = nullptr;
+thread_local uint64_t myRingGen = 0;
+std::atomic<uint64_t> ringGen{0};
+
 class uring final : public poller {
  public:
   const char* name() const override { return "io_uring"; }
   bool blockingSockets() const override { return true; }
 
   bool init() override {
-    io_uring_params p{};
-    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CLAMP;
-    p.cq_entries = kEntries * 4;
-    int rc = io_uring_queue_init_params(kEntries, &ring_, &p);
-    if (rc == -EINVAL) {  // an older kernel: fewer flags
-      p = {};
-      rc = io_uring_queue_init_params(kEntries, &ring_, &p);
-    }
-    if (rc < 0) {
-      errno = -rc;
+    gen_ = ringGen.fetch_add(1) + 1;
+    evfd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (evfd_ < 0) return false;
+    int err = 0;
+    ring* r = newRing(&err);  // m0's ring, and the probe
+    if (r == nullptr) {
+      errno = err;
       return false;
     }
-    // NODROP: completions are never lost when the CQ is full; EXT_ARG: the
-    // blocking poll's timeout needs no SQE.
-    if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_EXT_ARG)) {
-      io_uring_queue_exit(&ring_);
-      errno = ENOSYS;
-      return false;
-    }
-    for (unsigned i = 0; i < ring_.sq.ring_entries; i++) ring_.sq.array[i] = i;
-    // The probe: a NOP must come back.
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    io_uring_sqe* sqe = io_uring_get_sqe(&r->u);
     io_uring_prep_nop(sqe);
     io_uring_sqe_set_data64(sqe, kProbeTag);
-    publishLocked();
-    rc = enter(1, 1, IORING_ENTER_GETEVENTS, nullptr);
+    publishLocked(r);
+    int rc = enter(r, 1, 1, IORING_ENTER_GETEVENTS);
     io_uring_cqe* cqe = nullptr;
-    if (rc < 0 || io_uring_peek_cqe(&ring_, &cqe) != 0 || cqe->user_data != kProbeTag || cqe->res != 0) {
-      io_uring_queue_exit(&ring_);
+    if (rc < 0 || io_uring_peek_cqe(&r->u, &cqe) != 0 || cqe->user_data != kProbeTag || cqe->res != 0) {
       errno = rc < 0 ? -rc : EIO;
       return false;
     }
-    io_uring_cqe_seen(&ring_, cqe);
-    setupBufRing();
+    io_uring_cqe_seen(&r->u, cqe);
     return true;
   }
 
   void fini() override {
-    io_uring_queue_exit(&ring_);  // cancels whatever is still in flight
-    if (br_) munmap(br_, brSize());
-    if (bufs_) munmap(bufs_, size_t(kBufs) * net::Buffer::kSize);
-    br_ = nullptr;
-    bufs_ = nullptr;
+    const int n = nrings_.load();
+    for (int i = 0; i < n; i++) {
+      ring* r = rings_[i].load();
+      io_uring_queue_exit(&r->u);  // cancels whatever is still in flight
+      if (r->br) munmap(r->br, brSize());
+      if (r->bufs) munmap(r->bufs, size_t(kBufs) * net::Buffer::kSize);
+      delete r;
+    }
+    nrings_.store(0);
+    if (evfd_ >= 0) close(evfd_);
+  }
+
+  ~uring() override {
+    if (nrings_.load() != 0) fini();  // init failed half-way
   }
 
   // ---- the scheduler's side --------------------------------------------------
 
   G* poll(int64_t delay) override {
     glist list;
-    if (getm() == nullptr) count(stats.sysmonPolls);
+    const bool sysmon = getm() == nullptr;
+    if (sysmon) count(stats.sysmonPolls);
     if (delay == 0) {
-      const unsigned n = pending();
-      if (n == 0 && cqEmpty() && !overflowed()) return nullptr;
-      if (n != 0) enter(n, 0, 0, nullptr);
-      if (overflowed()) enter(0, 0, IORING_ENTER_GETEVENTS, nullptr);
-      reap(list);
+      if (sysmon) {
+        submitAll();  // an M whose queue never drained has not submitted
+      } else {
+        flush();
+      }
+      reapAll(list);
       if (list.head) count(stats.polls);
-      submitQueued();  // re-armed accepts
+      flush();  // accepts re-armed by the reap
       return list.head;
     }
     count(stats.blockingPolls);
-    if (cqEmpty()) {
-      __kernel_timespec ts{};
-      if (delay > 0) {
-        ts.tv_sec = delay / 1'000'000'000;
-        ts.tv_nsec = delay % 1'000'000'000;
-      }
-      enter(pending(), 1, IORING_ENTER_GETEVENTS, delay > 0 ? &ts : nullptr);
+    flush();
+    reapAll(list);
+    if (list.head == nullptr) {
+      waitAll(delay);
+      reapAll(list);
     }
-    reap(list);
-    submitQueued();
+    flush();
     return list.head;
   }
 
   void breakPoll() override {
-    if (wakeSig_.exchange(1) != 0) return;  // one NOP in flight is enough
-    {
-      ringGuard g(&sqlock_);
-      io_uring_sqe* sqe = getsqeLocked();
-      io_uring_prep_nop(sqe);
-      io_uring_sqe_set_data64(sqe, kBreakTag);
-      publishLocked();
-    }
+    if (wakeSig_.exchange(1) != 0) return;  // one pending break is enough
     count(stats.nop);
-    submitQueued();
+    uint64_t one = 1;
+    (void)!write(evfd_, &one, sizeof one);
   }
 
   bool anyWaiters() override {
-    return nwait_.load(std::memory_order_relaxed) > 0 || nclosers.load(std::memory_order_relaxed) > 0 || pending() != 0; }
+    return nwait_.load(std::memory_order_relaxed) > 0 || nclosers.load(std::memory_order_relaxed) > 0;
+  }
+
+  void flush() override {
+    if (myRingGen != gen_ || myRing == nullptr) return;
+    if (unsigned n = pending(myRing)) enter(myRing, n, 0, 0);
+  }
 
   // ---- the descriptor side ---------------------------------------------------
 
@@ -208,49 +228,50 @@ class uring final : public poller {
   void closing(pollDesc*) override {}
 
   int64_t recv(pollDesc* pd, void* p, size_t n) override {
-    return doOp(pd, kRead, {opArgs::recv, pd->fd, p, n, nullptr, 0}, nullptr);
+    return doOp(pd, kRead, {opArgs::recv, pd->fd, p, n, nullptr, 0}, nullptr, nullptr);
   }
 
   int64_t recvBuf(pollDesc* pd, char** data, int32_t* id) override {
-    if (br_ != nullptr) {
-      uint32_t cflags = 0;
-      int64_t r = doOp(pd, kRead, {opArgs::recvBuf, pd->fd, nullptr, net::Buffer::kSize, nullptr, 0}, &cflags);
-      if (cflags & IORING_CQE_F_BUFFER) {
-        const int32_t bid = int32_t(cflags >> IORING_CQE_BUFFER_SHIFT);
-        char* buf = bufs_ + size_t(bid) * net::Buffer::kSize;
-        if (r > 0) {
-          *data = buf;
-          *id = bid;
-          return r;
-        }
-        releaseBuf(buf, bid);
+    uint32_t cflags = 0;
+    ring* r = nullptr;
+    int64_t res = doOp(pd, kRead, {opArgs::recvBuf, pd->fd, nullptr, net::Buffer::kSize, nullptr, 0}, &cflags, &r);
+    if (r && (cflags & IORING_CQE_F_BUFFER)) {
+      const int32_t bid = int32_t(cflags >> IORING_CQE_BUFFER_SHIFT);
+      char* buf = r->bufs + size_t(bid) * net::Buffer::kSize;
+      const int32_t bufid = (r->index << 16) | bid;
+      if (res > 0) {
+        *data = buf;
+        *id = bufid;
+        return res;
       }
-      if (r != -ENOBUFS) return r;
-      count(stats.recvNoBufs);
+      releaseBuf(buf, bufid);
     }
+    if (res != -ENOBUFS && res != kNoBufRing) return res;
+    if (res == -ENOBUFS) count(stats.recvNoBufs);
     char* h = heapBufGet();
-    int64_t r = recv(pd, h, net::Buffer::kSize);
-    if (r <= 0) {
+    res = recv(pd, h, net::Buffer::kSize);
+    if (res <= 0) {
       heapBufPut(h);
-      return r;
+      return res;
     }
     *data = h;
     *id = -1;
-    return r;
+    return res;
   }
 
   void releaseBuf(char* data, int32_t id) override {
-    lockGuard g(&brlock_);
-    io_uring_buf_ring_add(br_, data, net::Buffer::kSize, uint16_t(id), io_uring_buf_ring_mask(kBufs), 0);
-    io_uring_buf_ring_advance(br_, 1);
+    ring* r = rings_[id >> 16].load();
+    ringGuard g(&r->brlock);
+    io_uring_buf_ring_add(r->br, data, net::Buffer::kSize, uint16_t(id & 0xffff), io_uring_buf_ring_mask(kBufs), 0);
+    io_uring_buf_ring_advance(r->br, 1);
   }
 
   int64_t send(pollDesc* pd, const void* p, size_t n) override {
-    return doOp(pd, kWrite, {opArgs::send, pd->fd, const_cast<void*>(p), n, nullptr, 0}, nullptr);
+    return doOp(pd, kWrite, {opArgs::send, pd->fd, const_cast<void*>(p), n, nullptr, 0}, nullptr, nullptr);
   }
 
   int64_t connect(pollDesc* pd, const sockaddr* sa, socklen_t salen) override {
-    return doOp(pd, kWrite, {opArgs::connect, pd->fd, nullptr, 0, sa, salen}, nullptr);
+    return doOp(pd, kWrite, {opArgs::connect, pd->fd, nullptr, 0, sa, salen}, nullptr, nullptr);
   }
 
   int64_t accept(pollDesc* pd, sockaddr_storage*, socklen_t*) override {
@@ -285,130 +306,183 @@ class uring final : public poller {
   }
 
   void cancel(pollDesc* pd, int s) override {
-    bool any = false;
-    for (uop* op = pd->side[s].ops; op; op = op->next) {
-      queueCancel(op);
-      any = true;
+    for (uop* op = pd->side[s].ops; op; op = op->next) cancelOp(op);
+    if (s != kRead) return;
+    if (pd->acceptArmed && !pd->acceptCancelled) {
+      pd->acceptCancelled = true;
+      cancelOp(&pd->acceptOp);
     }
-    if (s == kRead) {
-      if (pd->acceptArmed) {
-        queueCancel(&pd->acceptOp);
-        any = true;
+    if (pd->closing) {
+      // Parked Accepts end now; connections nobody claimed are closed.
+      while (uop* w = pd->acceptWaiters) {
+        pd->acceptWaiters = w->next;
+        w->res = int32_t(kErrClosed);
+        goready(w->g);
       }
-      if (pd->closing) {
-        // Parked Accepts end now; connections nobody claimed are closed.
-        while (uop* w = pd->acceptWaiters) {
-          pd->acceptWaiters = w->next;
-          w->res = int32_t(kErrClosed);
-          goready(w->g);
-        }
-        for (int fd : pd->acceptq)
-          if (fd >= 0) ::close(fd);
-        pd->acceptq.clear();
-      }
+      for (int fd : pd->acceptq)
+        if (fd >= 0) ::close(fd);
+      pd->acceptq.clear();
     }
-    if (any) submitQueued();
   }
 
  private:
-  io_uring ring_{};
-  runtime::mutex sqlock_;  // filling and publishing SQEs
-  runtime::mutex cqlock_;  // reaping CQEs
-  runtime::mutex brlock_;  // returning provided buffers
-  std::atomic<int> nwait_{0};          // goroutines parked on an operation
-  std::atomic<uint32_t> wakeSig_{0};   // a break NOP is in flight
-  io_uring_buf_ring* br_ = nullptr;
-  char* bufs_ = nullptr;
+  static constexpr int64_t kNoBufRing = -100002;  // recvBuf on a ring without buffers
+
+  uint64_t gen_ = 0;
+  int evfd_ = -1;
+  std::atomic<ring*> rings_[kMaxRings] = {};
+  std::atomic<int> nrings_{0};
+  runtime::mutex ringslock_;         // making a ring
+  std::atomic<int> nwait_{0};        // goroutines parked on an operation
+  std::atomic<uint32_t> wakeSig_{0}; // the eventfd has been written
 
   static size_t brSize() { return (sizeof(io_uring_buf) * kBufs + 4095) & ~size_t(4095); }
 
-  void setupBufRing() {
-    void* r = mmap(nullptr, brSize(), PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  // ---- rings ---------------------------------------------------------------
+
+  // mine returns this thread's ring, making it at the thread's first
+  // operation.
+  ring* mine() {
+    if (myRingGen == gen_ && myRing != nullptr) return myRing;
+    int err = 0;
+    if (ring* r = newRing(&err)) return r;
+    // No ring for this M (EMFILE, ENOMEM): share m0's. Its locks make that
+    // correct; only the contention the own ring avoids comes back.
+    myRing = rings_[0].load();
+    myRingGen = gen_;
+    return myRing;
+  }
+
+  ring* newRing(int* err) {
+    auto* r = new ring;
+    io_uring_params p{};
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CLAMP;
+    p.cq_entries = kEntries * 4;
+    int rc = io_uring_queue_init_params(kEntries, &r->u, &p);
+    if (rc == -EINVAL) {  // an older kernel: fewer flags
+      p = {};
+      rc = io_uring_queue_init_params(kEntries, &r->u, &p);
+    }
+    if (rc < 0) {
+      *err = -rc;
+      delete r;
+      return nullptr;
+    }
+    // NODROP: completions are never lost when the CQ is full.
+    if (!(p.features & IORING_FEAT_NODROP)) {
+      io_uring_queue_exit(&r->u);
+      *err = ENOSYS;
+      delete r;
+      return nullptr;
+    }
+    for (unsigned i = 0; i < r->u.sq.ring_entries; i++) r->u.sq.array[i] = i;
+    {
+      lockGuard g(&ringslock_);
+      r->index = nrings_.load();
+      if (r->index >= kMaxRings) fatal("netpoll: more than %d Ms doing I/O", kMaxRings);
+      setupBufRing(r);
+      rings_[r->index].store(r);
+      nrings_.store(r->index + 1);
+    }
+    stats.rings.store(uint64_t(r->index + 1), std::memory_order_relaxed);
+    myRing = r;
+    myRingGen = gen_;
+    breakPoll();  // a blocked poller must wait on this ring too
+    return r;
+  }
+
+  void setupBufRing(ring* r) {
+    void* m = mmap(nullptr, brSize(), PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     void* b = mmap(nullptr, size_t(kBufs) * net::Buffer::kSize, PROT_READ | PROT_WRITE,
                    MAP_ANONYMOUS | MAP_PRIVATE | MAP_NORESERVE, -1, 0);
-    if (r == MAP_FAILED || b == MAP_FAILED) {
-      if (r != MAP_FAILED) munmap(r, brSize());
+    if (m == MAP_FAILED || b == MAP_FAILED) {
+      if (m != MAP_FAILED) munmap(m, brSize());
       if (b != MAP_FAILED) munmap(b, size_t(kBufs) * net::Buffer::kSize);
       return;
     }
     io_uring_buf_reg reg{};
-    reg.ring_addr = reinterpret_cast<uint64_t>(r);
+    reg.ring_addr = reinterpret_cast<uint64_t>(m);
     reg.ring_entries = kBufs;
     reg.bgid = 0;
-    if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {  // EINVAL: kernel without buffer rings
-      munmap(r, brSize());
+    if (io_uring_register_buf_ring(&r->u, &reg, 0) != 0) {  // EINVAL: kernel without buffer rings
+      munmap(m, brSize());
       munmap(b, size_t(kBufs) * net::Buffer::kSize);
       return;
     }
-    br_ = static_cast<io_uring_buf_ring*>(r);
-    bufs_ = static_cast<char*>(b);
-    io_uring_buf_ring_init(br_);
+    r->br = static_cast<io_uring_buf_ring*>(m);
+    r->bufs = static_cast<char*>(b);
+    io_uring_buf_ring_init(r->br);
     for (unsigned i = 0; i < kBufs; i++)
-      io_uring_buf_ring_add(br_, bufs_ + size_t(i) * net::Buffer::kSize, net::Buffer::kSize, uint16_t(i),
+      io_uring_buf_ring_add(r->br, r->bufs + size_t(i) * net::Buffer::kSize, net::Buffer::kSize, uint16_t(i),
                             io_uring_buf_ring_mask(kBufs), int(i));
-    io_uring_buf_ring_advance(br_, int(kBufs));
+    io_uring_buf_ring_advance(r->br, int(kBufs));
   }
 
-  int enter(unsigned toSubmit, unsigned minComplete, unsigned flags, __kernel_timespec* ts) {
+  int enter(ring* r, unsigned toSubmit, unsigned minComplete, unsigned flags) {
     count(stats.enters);
     if (toSubmit) count(stats.submits);
-    int rc;
-    if (ts) {
-      io_uring_getevents_arg arg{};
-      arg.sigmask_sz = _NSIG / 8;
-      arg.ts = reinterpret_cast<uint64_t>(ts);
-      rc = io_uring_enter2(ring_.ring_fd, toSubmit, minComplete, flags | IORING_ENTER_EXT_ARG,
-                           reinterpret_cast<sigset_t*>(&arg), sizeof arg);
-    } else {
-      rc = io_uring_enter(ring_.ring_fd, toSubmit, minComplete, flags, nullptr);
-    }
-    // -ETIME (timeout), -EINTR (a signal), -EBUSY/-EAGAIN (the CQ is backed
-    // up: the next reap makes room) all just end this attempt.
-    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN)
+    int rc = io_uring_enter(r->u.ring_fd, toSubmit, minComplete, flags, nullptr);
+    // -EINTR (a signal), -EBUSY/-EAGAIN (the CQ is backed up: the next reap
+    // makes room) just end this attempt.
+    if (rc < 0 && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN)
       fatal("netpoll: io_uring_enter: %s", std::strerror(-rc));
     return rc;
   }
 
   // Published SQEs the kernel has not consumed yet.
-  unsigned pending() {
-    return __atomic_load_n(ring_.sq.ktail, __ATOMIC_RELAXED) - __atomic_load_n(ring_.sq.khead, __ATOMIC_ACQUIRE);
+  static unsigned pending(ring* r) {
+    return __atomic_load_n(r->u.sq.ktail, __ATOMIC_RELAXED) - __atomic_load_n(r->u.sq.khead, __ATOMIC_ACQUIRE);
   }
-  bool cqEmpty() {
-    return __atomic_load_n(ring_.cq.ktail, __ATOMIC_ACQUIRE) == __atomic_load_n(ring_.cq.khead, __ATOMIC_RELAXED);
+  static bool cqEmpty(ring* r) {
+    return __atomic_load_n(r->u.cq.ktail, __ATOMIC_ACQUIRE) == __atomic_load_n(r->u.cq.khead, __ATOMIC_RELAXED);
   }
-  bool overflowed() { return __atomic_load_n(ring_.sq.kflags, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW; }
+  static bool overflowed(ring* r) {
+    return __atomic_load_n(r->u.sq.kflags, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW;
+  }
 
-  void submitQueued() {
-    if (unsigned n = pending()) enter(n, 0, 0, nullptr);
+  void submitAll() {
+    const int n = nrings_.load();
+    for (int i = 0; i < n; i++) {
+      ring* r = rings_[i].load();
+      if (unsigned k = pending(r)) enter(r, k, 0, 0);
+    }
   }
 
   // The SQ is full only when more operations start in one round than it
   // holds: submit what is there and take the slot it frees.
-  io_uring_sqe* getsqeLocked() {
+  io_uring_sqe* getsqeLocked(ring* r) {
     for (;;) {
-      if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
-      publishLocked();
-      if (enter(pending(), 0, 0, nullptr) < 0) sched_yield();
+      if (io_uring_sqe* sqe = io_uring_get_sqe(&r->u)) return sqe;
+      publishLocked(r);
+      if (enter(r, pending(r), 0, 0) < 0) sched_yield();
     }
   }
-  void publishLocked() { __atomic_store_n(ring_.sq.ktail, ring_.sq.sqe_tail, __ATOMIC_RELEASE); }
+  static void publishLocked(ring* r) { __atomic_store_n(r->u.sq.ktail, r->u.sq.sqe_tail, __ATOMIC_RELEASE); }
 
-  void queueCancel(uop* op) {
-    ringGuard g(&sqlock_);
-    io_uring_sqe* sqe = getsqeLocked();
-    io_uring_prep_cancel(sqe, op, 0);
-    io_uring_sqe_set_data64(sqe, 0);
-    publishLocked();
+  // cancelOp cancels op on the ring it went to, at once.
+  void cancelOp(uop* op) {
+    ring* r = static_cast<ring*>(op->ring);
+    {
+      ringGuard g(&r->sqlock);
+      io_uring_sqe* sqe = getsqeLocked(r);
+      io_uring_prep_cancel(sqe, op, 0);
+      io_uring_sqe_set_data64(sqe, 0);
+      publishLocked(r);
+    }
     count(stats.cancel);
+    enter(r, pending(r), 0, 0);
   }
 
   void armAcceptLocked(pollDesc* pd) {  // pd->lock held
+    ring* r = mine();
     pd->acceptArmed = true;
-    ringGuard g(&sqlock_);
-    io_uring_sqe* sqe = getsqeLocked();
+    pd->acceptCancelled = false;
+    pd->acceptOp.ring = r;
+    ringGuard g(&r->sqlock);
+    io_uring_sqe* sqe = getsqeLocked(r);
     io_uring_prep_multishot_accept(sqe, pd->fd, nullptr, nullptr, SOCK_CLOEXEC);
     io_uring_sqe_set_data(sqe, &pd->acceptOp);
-    publishLocked();
+    publishLocked(r);
     count(stats.accept);
   }
 
@@ -426,8 +500,8 @@ class uring final : public poller {
   };
 
   // submitPark is gopark's unlock function for an operation: on g0, with
-  // the goroutine parked, it queues the SQE (or refuses to park if the side
-  // is closed or expired).
+  // the goroutine parked, it queues the SQE on this M's ring (or refuses to
+  // park if the side is closed or expired).
   static bool submitPark(G*, void* arg) {
     auto* pa = static_cast<parkArgs*>(arg);
     pollDesc* pd = pa->pd;
@@ -440,16 +514,22 @@ class uring final : public poller {
       pa->op->res = int32_t(kErrTimeout);
       return false;
     }
+    ring* r = pa->u->mine();
+    if (pa->a->kind == opArgs::recvBuf && r->br == nullptr) {
+      pa->op->res = int32_t(kNoBufRing);
+      return false;
+    }
     pa->op->next = pd->side[pa->s].ops;
     pd->side[pa->s].ops = pa->op;
-    pa->u->queueOp(pa->op, *pa->a);
+    pa->op->ring = r;
+    queueOp(r, pa->op, *pa->a);
     pa->u->nwait_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
 
-  void queueOp(uop* op, const opArgs& a) {
-    ringGuard g(&sqlock_);
-    io_uring_sqe* sqe = getsqeLocked();
+  static void queueOp(ring* r, uop* op, const opArgs& a) {
+    ringGuard g(&r->sqlock);
+    io_uring_sqe* sqe = static_cast<uring*>(current)->getsqeLocked(r);
     switch (a.kind) {
       case opArgs::recv:
         io_uring_prep_recv(sqe, a.fd, a.p, a.n, 0);
@@ -471,12 +551,13 @@ class uring final : public poller {
         break;
     }
     io_uring_sqe_set_data(sqe, op);
-    publishLocked();
+    publishLocked(r);
   }
 
   // doOp runs one operation on side s: parks until its completion, and
   // starts it again after a cancel that turned out stale (deadline moved).
-  int64_t doOp(pollDesc* pd, int s, const opArgs& a, uint32_t* cflags) {
+  // *ringOut (if asked) is the ring it completed on.
+  int64_t doOp(pollDesc* pd, int s, const opArgs& a, uint32_t* cflags, ring** ringOut) {
     for (;;) {
       uop op;
       op.g = getg();
@@ -484,7 +565,8 @@ class uring final : public poller {
       parkArgs pa{this, pd, s, &op, &a};
       count(stats.waits);
       gopark(submitPark, &pa, waitReason::ioWait);
-      if (op.res == int32_t(kErrClosed) || op.res == int32_t(kErrTimeout)) return op.res;  // never parked
+      if (op.res == int32_t(kErrClosed) || op.res == int32_t(kErrTimeout) || op.res == int32_t(kNoBufRing))
+        return op.res;  // never parked
       nwait_.fetch_sub(1, std::memory_order_relaxed);
       int64_t res = op.res;
       {
@@ -498,28 +580,41 @@ class uring final : public poller {
         }
       }
       if (cflags) *cflags = op.cflags;
+      if (ringOut) *ringOut = static_cast<ring*>(op.ring);
       if (res != -ECANCELED) return res;
       // A stale cancel: nothing was transferred (a cancelled receive or
       // send moved no data), so the operation simply starts again.
     }
   }
 
-  // reap takes every completion in the CQ; the goroutines they finish go
-  // on list.
-  void reap(glist& list) {
-    ringGuard g(&cqlock_);
-    unsigned head = *ring_.cq.khead;
-    const unsigned tail = __atomic_load_n(ring_.cq.ktail, __ATOMIC_ACQUIRE);
-    if (head == tail) return;
+  // ---- reaping and waiting -------------------------------------------------------
+
+  void reapAll(glist& list) {
+    const int n = nrings_.load();
+    for (int i = 0; i < n; i++) {
+      ring* r = rings_[i].load();
+      if (overflowed(r)) enter(r, 0, 0, IORING_ENTER_GETEVENTS);  // flush the kernel's backlog
+      if (!cqEmpty(r)) reap(r, list);
+    }
+  }
+
+  // reap takes every completion in r's CQ; the goroutines they finish go on
+  // list. Another M already reaping r will take them: skip it.
+  void reap(ring* r, glist& list) {
+    uint32_t expect = 0;
+    count(stats.ringLocks);
+    if (!r->cqlock.key.compare_exchange_strong(expect, 1, std::memory_order_acquire)) {
+      count(stats.ringLocksContended);
+      return;
+    }
+    raceacquire(&r->cqlock);
+    unsigned head = *r->u.cq.khead;
+    const unsigned tail = __atomic_load_n(r->u.cq.ktail, __ATOMIC_ACQUIRE);
     count(stats.cqes, tail - head);
     for (; head != tail; head++) {
-      io_uring_cqe* cqe = &ring_.cq.cqes[head & ring_.cq.ring_mask];
+      io_uring_cqe* cqe = &r->u.cq.cqes[head & r->u.cq.ring_mask];
       const uint64_t tag = cqe->user_data;
       if (tag == 0 || tag == kProbeTag) continue;
-      if (tag == kBreakTag) {
-        wakeSig_.store(0);
-        continue;
-      }
       uop* op = reinterpret_cast<uop*>(tag);
       if (op->kind == uop::multishotAccept) {
         acceptDone(op->pd, cqe->res, cqe->flags, list);
@@ -529,10 +624,32 @@ class uring final : public poller {
       op->cflags = cqe->flags;
       list.push(op->g);  // op lives on g's stack: not touched after this
     }
-    __atomic_store_n(ring_.cq.khead, head, __ATOMIC_RELEASE);
+    __atomic_store_n(r->u.cq.khead, head, __ATOMIC_RELEASE);
+    unlock(&r->cqlock);
   }
 
-  // acceptDone handles one completion of pd's multishot accept (CQ lock
+  // waitAll blocks until some ring has completions, breakPoll, or delay
+  // (< 0: no limit) passes.
+  void waitAll(int64_t delay) {
+    pollfd fds[kMaxRings + 1];
+    const int n = nrings_.load();
+    for (int i = 0; i < n; i++) fds[i] = {rings_[i].load()->u.ring_fd, POLLIN, 0};
+    fds[n] = {evfd_, POLLIN, 0};
+    timespec ts{};
+    if (delay > 0) {
+      ts.tv_sec = delay / 1'000'000'000;
+      ts.tv_nsec = delay % 1'000'000'000;
+    }
+    int rc = ppoll(fds, nfds_t(n + 1), delay > 0 ? &ts : nullptr, nullptr);
+    if (rc < 0 && errno != EINTR) fatal("netpoll: ppoll: %s", std::strerror(errno));
+    if (rc > 0 && fds[n].revents) {
+      uint64_t v;
+      (void)!read(evfd_, &v, sizeof v);
+      wakeSig_.store(0);
+    }
+  }
+
+  // acceptDone handles one completion of pd's multishot accept (a CQ lock
   // held): a connection (or error) goes to the first waiting Accept, else
   // to the queue.
   void acceptDone(pollDesc* pd, int32_t res, uint32_t flags, glist& list) {
@@ -548,14 +665,17 @@ class uring final : public poller {
       list.push(w->g);
     } else {
       pd->acceptq.push_back(res);
-      if (pd->acceptArmed && pd->acceptq.size() >= kAcceptQueue) queueCancel(&pd->acceptOp);
+      if (pd->acceptArmed && !pd->acceptCancelled && pd->acceptq.size() >= kAcceptQueue) {
+        pd->acceptCancelled = true;
+        cancelOp(&pd->acceptOp);
+      }
     }
     if (pd->acceptArmed) return;
     if (pd->closing) {
       if (pd->refs == 0 && pd->closer) list.push(std::exchange(pd->closer, nullptr));
     } else if (pd->acceptWaiters) {
       // Each waiter takes at most one error (EMFILE), so this cannot spin.
-      armAcceptLocked(pd);  // submitted at the end of this poll
+      armAcceptLocked(pd);  // submitted at the end of this poll (sysmon: the next)
     }
   }
 };

@@ -32,6 +32,10 @@ struct netpoller {
   bool (*anyWaiters)();
   void (*init)() = nullptr;
   void (*fini)() = nullptr;
+  // flush submits what the calling M has queued, before it blocks in a
+  // Blocking call (a poller that batches per thread would otherwise hold
+  // those operations until the call returns).
+  void (*flush)() = nullptr;
 };
 
 // sysmon polls too, with poll(0) from its own thread (no M), when no M has

@@ -1191,6 +1191,7 @@ void entersyscall() {
   G* gp = mp ? mp->curg : nullptr;
   if (gp == nullptr || !onStack(gp)) fatal("ringo::Blocking: not on a goroutine");
   if (mp->p == nullptr) fatal("ringo::Blocking: nested in another Blocking call");
+  if (netpollCurrent->flush) netpollCurrent->flush();  // this M's queued I/O must not wait for fn
   casgstatus(gp, Grunning, Gsyscall);
   P* pp = mp->p;
   pp->syscalltick.fetch_add(1, std::memory_order_relaxed);

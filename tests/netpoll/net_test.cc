@@ -34,6 +34,9 @@ int RunP(int procs, auto fn) {
   return ringo::Run(fn, o);
 }
 
+// OpenFds counts the open descriptors; OpenSockets only the sockets (the
+// poller's own descriptors, such as an M's first io_uring, come and go
+// with the Ms).
 int OpenFds() {
   int n = 0;
   DIR* d = opendir("/proc/self/fd");
@@ -41,6 +44,18 @@ int OpenFds() {
     if (e->d_name[0] != '.') n++;
   closedir(d);
   return n - 1;  // the DIR's own
+}
+
+int OpenSockets() {
+  int n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  while (dirent* e = readdir(d)) {
+    char link[64];
+    ssize_t k = readlinkat(dirfd(d), e->d_name, link, sizeof link - 1);
+    if (k > 0 && std::string_view(link, size_t(k)).starts_with("socket:")) n++;
+  }
+  closedir(d);
+  return n;
 }
 
 bool Uring() { return std::string(ringo::netpoll::ReadStats().backend) == "io_uring"; }
@@ -385,7 +400,7 @@ TEST(Close, WakesAParkedAccept) {
 
 TEST(Close, GoexitWithAConnClosesItOnTheWayOut) {
   RunP(1, [] {
-    const int fds0 = OpenFds();
+    const int fds0 = OpenSockets();
     auto [ln, addr] = LocalListener();
     auto [c, s] = Pair(ln, addr);
     ringo::testing::GoAndWait([s = std::move(s)]() mutable {
@@ -397,7 +412,7 @@ TEST(Close, GoexitWithAConnClosesItOnTheWayOut) {
     EXPECT_EQ(c.Read(b).err, net::ErrEOF);
     c.Close();
     ln.Close();
-    EXPECT_EQ(OpenFds(), fds0);
+    EXPECT_EQ(OpenSockets(), fds0);
   });
 }
 
@@ -407,7 +422,7 @@ TEST(Fds, TenThousandShortConnectionsLeakNothing) {
   const int n = int(Scaled(10000));
   RunP(2, [&] {
     auto [ln, addr] = LocalListener();
-    const int fds0 = OpenFds();
+    const int fds0 = OpenSockets();
     ringo::WaitGroup wg;
     wg.Add(1);
     ringo::Go([&, ln]() mutable {
@@ -428,7 +443,7 @@ TEST(Fds, TenThousandShortConnectionsLeakNothing) {
       ASSERT_EQ(ReadFull(c, 4), "ping");
     }
     wg.Wait();
-    EXPECT_EQ(OpenFds(), fds0);
+    EXPECT_EQ(OpenSockets(), fds0);
     ln.Close();
   });
 }
@@ -727,7 +742,10 @@ TEST(Poller, RecvWithProvidedBuffersAndTheirExhaustion) {
     const auto s1 = ringo::netpoll::ReadStats();
     if (Uring()) {
       EXPECT_EQ(s1.recvBuf - s0.recvBuf, uint64_t(n));
-      EXPECT_GE(s1.recvNoBufs - s0.recvNoBufs, uint64_t(n - 1024));
+      // Each M's ring lends 1,024; with one ring the last ones come from the heap.
+      if (s1.rings == 1) {
+        EXPECT_GE(s1.recvNoBufs - s0.recvNoBufs, uint64_t(n - 1024));
+      }
     }
     held.clear();  // every buffer back: Recv uses the ring again
     ASSERT_FALSE(clients[0].Write("again").err);

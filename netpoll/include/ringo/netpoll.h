@@ -28,12 +28,13 @@ struct Stats {
   uint64_t accept = 0;     // multishot accepts armed
   uint64_t connect = 0;
   uint64_t cancel = 0;     // deadlines and Close
-  uint64_t nop = 0;        // poll breaks
+  uint64_t nop = 0;        // poll breaks (an eventfd write, not an SQE)
   uint64_t enters = 0;     // io_uring_enter calls (submitting or waiting)
   uint64_t submits = 0;    // ... of which submitted at least one entry
   uint64_t cqes = 0;       // completions reaped
-  uint64_t ringLocks = 0;  // acquisitions of the shared ring's SQ and CQ locks
-  uint64_t ringLocksContended = 0;  // ... that found the lock held by another M
+  uint64_t rings = 0;      // io_uring instances of the current (or last) Run: one per M that did I/O
+  uint64_t ringLocks = 0;  // acquisitions of the rings' SQ and CQ locks
+  uint64_t ringLocksContended = 0;  // ... that found the lock held by another thread
 
   // both backends
   uint64_t waits = 0;        // operations that parked their goroutine
@@ -43,7 +44,7 @@ struct Stats {
   uint64_t recvNoBufs = 0;   // Recv that found the shared buffers used up
   uint64_t epollWaits = 0;   // epoll_wait calls
 
-  uint64_t sqes() const { return recv + recvBuf + send + accept + connect + cancel + nop; }
+  uint64_t sqes() const { return recv + recvBuf + send + accept + connect + cancel; }
 };
 
 Stats ReadStats();
