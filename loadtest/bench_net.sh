@@ -10,6 +10,10 @@
 #                100000); procs 1 pinned to CPU 0, procs 2 to CPUs 0-1
 #   Echo100      100 connections echoing 4 KiB writes for SECS (default 3);
 #                procs 2 on CPUs 0-1
+#   IdleConnRSS  RSS per idle connection: IDLE_CONNS (default 5000) connections
+#                in one process, a server goroutine waiting on each (ringo:
+#                Recv, which holds no buffer; Go: Read into 4 KiB, as
+#                net/http's bufio.Reader); procs 2
 #   AcceptRate   a server (procs 1, CPU 0) accepting and closing, against
 #   AcceptCPU    net_bench accept-client (CPU 1) for SECS: a plain blocking
 #                connect()/close() loop, the same for every server. The
@@ -30,6 +34,7 @@ reps=${REPS:-5}
 pingpong_n=${PINGPONG_N:-100000}
 secs=${SECS:-3}
 addr=127.0.0.1:${ACCEPT_PORT:-47311}
+idle_conns=${IDLE_CONNS:-5000}
 impls=(ringo-uring ringo-epoll go)
 out=build/loadtest/netbench
 mkdir -p "$out"
@@ -100,6 +105,8 @@ for ((r = 1; r <= reps; r++)); do
   for i in "${impls[@]}"; do bench "$i" 2 0,1 pingpong -n "$pingpong_n"; done
   echo "== run $r/$reps: Echo100, procs 2 on CPUs 0,1"
   for i in "${impls[@]}"; do bench "$i" 2 0,1 throughput -conns 100 -secs "$secs" -size 4096; done
+  echo "== run $r/$reps: IdleConnRSS, $idle_conns connections, procs 2 on CPUs 0,1"
+  for i in "${impls[@]}"; do bench "$i" 2 0,1 idle -conns "$idle_conns"; done
   echo "== run $r/$reps: accept, server procs 1 on CPU 0, net_bench accept-client on CPU 1"
   for i in "${impls[@]}"; do accept_run "$i"; done
 done
@@ -124,7 +131,7 @@ echo
 echo "| benchmark | procs | unit (better) | ringo-uring | ringo-epoll | Go 1.19 | uring / Go | epoll / Go | uring / epoll |"
 echo "|---|---|---|---|---|---|---|---|---|"
 for row in "PingPong64 1 ns/round trip (lower)" "PingPong64 2 ns/round trip (lower)" "Echo100 2 MB/s (higher)" \
-  "AcceptRate 1 accepts/s (higher)" "AcceptCPU 1 server CPU ns/accept (lower)"; do
+  "IdleConnRSS 2 bytes/connection (lower)" "AcceptRate 1 accepts/s (higher)" "AcceptCPU 1 server CPU ns/accept (lower)"; do
   read -r name procs unit <<<"$row"
   u=$(median "$out/ringo-uring.txt" "$name" "$procs")
   e=$(median "$out/ringo-epoll.txt" "$name" "$procs")

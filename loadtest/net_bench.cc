@@ -6,6 +6,7 @@
 //   net_bench throughput -conns 100 -secs 3 -size 4096    # Echo100 <MB/s echoed> MB/s
 //   net_bench accept-server -addr 127.0.0.1:47311 &       # AcceptRate <accepts/s> /s, AcceptCPU <ns> ns
 //   net_bench accept-client -addr 127.0.0.1:47311 -secs 3
+//   net_bench idle -conns 5000                            # IdleConnRSS <bytes per idle connection> B
 //
 // The Ps are ringo::Run's default: RINGO_MAXPROCS, else the CPUs allowed;
 // RINGO_POLLER picks io_uring or epoll. accept-client is plain blocking
@@ -308,7 +309,7 @@ int acceptClient(const Flags& f) {
 
 [[noreturn]] void usage() {
   std::fprintf(stderr,
-               "usage: net_bench pingpong|throughput|accept-server|accept-client\n"
+               "usage: net_bench pingpong|throughput|accept-server|accept-client|idle\n"
                "         [-n N] [-conns C] [-secs S] [-size BYTES] [-addr HOST:PORT] [-timeout SECS]\n");
   std::exit(2);
 }
@@ -339,6 +340,60 @@ Flags parseFlags(int argc, char** argv) {
   return f;
 }
 
+// ---- idle ---------------------------------------------------------------------
+
+long rssBytes() {
+  long pages = 0, rss = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    if (std::fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0;
+    std::fclose(f);
+  }
+  return rss * sysconf(_SC_PAGESIZE);
+}
+
+// `conns` connections inside the process, each with a server goroutine
+// waiting in Recv (a provided buffer only once data arrives), as a server
+// waits on idle keep-alive connections: RSS per connection, both ends
+// (sockets, goroutines, handles) included. Go's twin waits in Read with
+// a 4 KiB buffer, the size of net/http's bufio.Reader.
+int idle(const Flags& f) {
+  return ringo::Run([&] {
+    auto [ln, err] = net::Listen("tcp", "127.0.0.1:0");
+    if (err) fail("listen", err);
+    // Warm the runtime up (threads, rings, the first stacks) before measuring.
+    std::vector<net::Conn> clients;
+    clients.reserve(size_t(f.conns) + 1);
+    std::atomic<int> parked{0};
+    ringo::WaitGroup done;
+    auto one = [&] {
+      auto [c, derr] = net::Dial("tcp", ln.Address().String());
+      if (derr) fail("dial", derr);
+      auto [s, aerr] = ln.Accept();
+      if (aerr) fail("accept", aerr);
+      clients.push_back(std::move(c));
+      done.Add(1);
+      ringo::Go([s = std::move(s), &parked, &done]() mutable {
+        parked.fetch_add(1);
+        auto [b, err] = s.Recv();  // EOF when the client closes
+        (void)b;
+        (void)err;
+        done.Done();
+      });
+    };
+    one();
+    ringo::Sleep(std::chrono::milliseconds(100));
+    const long before = rssBytes();
+    for (int i = 0; i < f.conns; i++) one();
+    while (parked.load() < f.conns + 1) ringo::Sleep(std::chrono::milliseconds(1));
+    ringo::Sleep(std::chrono::milliseconds(100));  // every Recv submitted and parked
+    const long after = rssBytes();
+    std::printf("IdleConnRSS %.0f B\n", double(after - before) / f.conns);
+    printStats("idle");
+    for (auto& c : clients) c.Close();
+    done.Wait();
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -350,5 +405,6 @@ int main(int argc, char** argv) {
   if (mode == "throughput") return throughput(f);
   if (mode == "accept-server") return acceptServer(f);
   if (mode == "accept-client") return acceptClient(f);
+  if (mode == "idle") return idle(f);
   usage();
 }

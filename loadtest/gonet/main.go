@@ -5,6 +5,7 @@
 //	./gonet throughput -conns 100 -secs 3 -size 4096       # Echo100 <MB/s echoed> MB/s
 //	./gonet accept-server -addr 127.0.0.1:47311 &          # AcceptRate <accepts/s> /s, AcceptCPU <ns> ns
 //	./gonet accept-client -addr 127.0.0.1:47311 -secs 3    # bench_net.sh uses net_bench's client for both
+//	./gonet idle -conns 5000                                # IdleConnRSS <bytes per idle connection> B
 //
 // A watchdog ends any mode still running after -timeout seconds (default
 // 60) with exit status 3: a hang fails the run instead of blocking.
@@ -273,8 +274,66 @@ func acceptClient(addr string, secs float64, timeout time.Duration) {
 	fmt.Fprintf(os.Stderr, "accept-client: %d connections in %.2f s (%.0f /s)\n", n, elapsed, float64(n)/elapsed)
 }
 
+func rssBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		fail("statm", err)
+	}
+	var pages, rss int64
+	fmt.Sscan(string(b), &pages, &rss)
+	return rss * int64(os.Getpagesize())
+}
+
+// idle: conns connections in the process, each with a server goroutine
+// waiting in Read with a 4 KiB buffer (net/http's bufio.Reader size): RSS
+// per idle connection, both ends included.
+func idle(conns int) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fail("listen", err)
+	}
+	var clients []net.Conn
+	var parked atomic.Int64
+	var done sync.WaitGroup
+	one := func() {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			fail("dial", err)
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			fail("accept", err)
+		}
+		clients = append(clients, c)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			parked.Add(1)
+			buf := make([]byte, 4096)
+			s.Read(buf)
+			s.Close()
+		}()
+	}
+	one()
+	time.Sleep(100 * time.Millisecond)
+	before := rssBytes()
+	for i := 0; i < conns; i++ {
+		one()
+	}
+	for parked.Load() < int64(conns+1) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	after := rssBytes()
+	fmt.Printf("IdleConnRSS %.0f B\n", float64(after-before)/float64(conns))
+	for _, c := range clients {
+		c.Close()
+	}
+	done.Wait()
+}
+
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: gonet pingpong|throughput|accept-server|accept-client\n"+
+	fmt.Fprintln(os.Stderr, "usage: gonet pingpong|throughput|accept-server|accept-client|idle\n"+
 		"         [-n N] [-conns C] [-secs S] [-size BYTES] [-addr HOST:PORT] [-timeout SECS]")
 	os.Exit(2)
 }
@@ -310,6 +369,8 @@ func main() {
 		acceptServer(*addr, timeout)
 	case "accept-client":
 		acceptClient(*addr, *secs, timeout)
+	case "idle":
+		idle(*conns)
 	default:
 		usage()
 	}
