@@ -15,12 +15,14 @@
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <vector>
 
 #include "../runtime/lock.h"
 #include "netpoll.h"
 #include "ringo/blocking.h"
 #include "ringo/net.h"
+#include "ringo/sync.h"
 
 namespace ringo::net {
 
@@ -137,9 +139,16 @@ std::error_code resolve(const std::string& host, const std::string& port, int fa
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = passive ? AI_PASSIVE : AI_ADDRCONFIG;
   addrinfo* res = nullptr;
-  int rc = ringo::Blocking([&] { return getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res); });
+  // errno is read inside the call: after Blocking the goroutine may be on
+  // another thread.
+  int sysErrno = 0;
+  int rc = ringo::Blocking([&] {
+    int r = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
+    sysErrno = errno;
+    return r;
+  });
   if (rc != 0) {
-    if (rc == EAI_SYSTEM) return sysErr(errno);
+    if (rc == EAI_SYSTEM && sysErrno != 0) return sysErr(sysErrno);
     return make_error_code(std::errc::host_unreachable);
   }
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
@@ -282,6 +291,9 @@ IOResult Conn::Write(std::string_view buf) {
   netpoll::pollDesc* pd = c_->pd;
   size_t done = 0;
   if (int64_t e = netpoll::prepare(pd, netpoll::kWrite)) return {0, toErr(e)};
+  // Writes never interleave (Go's fdMutex); a Write waiting here for
+  // another still sees Close and deadlines through its own operations.
+  std::lock_guard serial(pd->serial[netpoll::kWrite]);
   std::error_code err;
   while (done < buf.size()) {
     int64_t n = netpoll::current->send(pd, buf.data() + done, buf.size() - done);
@@ -297,14 +309,30 @@ IOResult Conn::Write(std::string_view buf) {
 
 std::error_code Conn::Close() { return closeConn(c_); }
 
+namespace {
+// withFd runs f(fd) while the connection cannot be closed under it (the fd
+// number could otherwise be reused by the time f runs).
+template <class F>
+std::error_code withFd(detail::conn* c, F f) {
+  if (c == nullptr || c->closed.load() || !netpoll::ref(c->pd)) return ErrClosed;
+  int e = f(c->pd->fd) == 0 ? 0 : errno;
+  netpoll::unref(c->pd);
+  return e ? sysErr(e) : std::error_code{};
+}
+Addr sockAddr(detail::conn* c, int (*get)(int, sockaddr*, socklen_t*)) {
+  Addr a;
+  a.len = sizeof a.ss;
+  if (withFd(c, [&](int fd) { return get(fd, reinterpret_cast<sockaddr*>(&a.ss), &a.len); })) return {};
+  return a;
+}
+}  // namespace
+
 std::error_code Conn::CloseRead() {
-  if (c_ == nullptr || c_->closed.load()) return ErrClosed;
-  return ::shutdown(c_->pd->fd, SHUT_RD) == 0 ? std::error_code{} : sysErr(errno);
+  return withFd(c_, [](int fd) { return ::shutdown(fd, SHUT_RD); });
 }
 
 std::error_code Conn::CloseWrite() {
-  if (c_ == nullptr || c_->closed.load()) return ErrClosed;
-  return ::shutdown(c_->pd->fd, SHUT_WR) == 0 ? std::error_code{} : sysErr(errno);
+  return withFd(c_, [](int fd) { return ::shutdown(fd, SHUT_WR); });
 }
 
 namespace {
@@ -328,19 +356,8 @@ std::error_code Conn::SetDeadline(Deadline t) {
 std::error_code Conn::SetReadDeadline(Deadline t) { return setDeadline(c_, netpoll::kRead, t); }
 std::error_code Conn::SetWriteDeadline(Deadline t) { return setDeadline(c_, netpoll::kWrite, t); }
 
-Addr Conn::LocalAddr() const {
-  Addr a;
-  a.len = sizeof a.ss;
-  if (c_ == nullptr || getsockname(c_->pd->fd, reinterpret_cast<sockaddr*>(&a.ss), &a.len) != 0) return {};
-  return a;
-}
-
-Addr Conn::RemoteAddr() const {
-  Addr a;
-  a.len = sizeof a.ss;
-  if (c_ == nullptr || getpeername(c_->pd->fd, reinterpret_cast<sockaddr*>(&a.ss), &a.len) != 0) return {};
-  return a;
-}
+Addr Conn::LocalAddr() const { return sockAddr(c_, getsockname); }
+Addr Conn::RemoteAddr() const { return sockAddr(c_, getpeername); }
 
 int Conn::Fd() const noexcept { return c_ ? c_->pd->fd : -1; }
 
@@ -370,12 +387,7 @@ Result<Conn> Listener::Accept() {
 
 std::error_code Listener::Close() { return closeConn(c_); }
 
-Addr Listener::Address() const {
-  Addr a;
-  a.len = sizeof a.ss;
-  if (c_ == nullptr || getsockname(c_->pd->fd, reinterpret_cast<sockaddr*>(&a.ss), &a.len) != 0) return {};
-  return a;
-}
+Addr Listener::Address() const { return sockAddr(c_, getsockname); }
 
 int Listener::Fd() const noexcept { return c_ ? c_->pd->fd : -1; }
 

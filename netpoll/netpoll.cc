@@ -39,6 +39,7 @@ using namespace ringo::runtime;
 
 counters stats;
 poller* current = nullptr;
+uint64_t runGen = 0;
 std::atomic<int> nclosers{0};
 
 namespace {
@@ -76,6 +77,7 @@ poller* choose() {
 }
 
 void rtInit() {
+  runGen++;
   current = choose();
   chosenName = current->name();
 }
@@ -124,6 +126,7 @@ constexpr size_t kBufCache = 256;
 
 void pollDesc::reset(int newfd) {
   fd = newfd;
+  run = runGen;
   closing = false;
   refs = 0;
   closer = nullptr;
@@ -173,7 +176,7 @@ void glist::push(G* gp) {
 
 int64_t prepare(pollDesc* pd, int s) {
   lockGuard g(&pd->lock);
-  if (pd->closing) return kErrClosed;
+  if (pd->closing || pd->run != runGen) return kErrClosed;
   if (pd->side[s].expired) return kErrTimeout;
   pd->refs++;
   return 0;
@@ -189,6 +192,15 @@ void finish(pollDesc* pd) {
   if (wake) goready(wake);
 }
 
+bool ref(pollDesc* pd) {
+  lockGuard g(&pd->lock);
+  if (pd->closing) return false;
+  pd->refs++;
+  return true;
+}
+
+void unref(pollDesc* pd) { finish(pd); }
+
 int64_t cancelled(pollDesc* pd, int s) {
   lockGuard g(&pd->lock);
   if (pd->closing) return kErrClosed;
@@ -200,13 +212,21 @@ void pdclose(pollDesc* pd) {
   lock(&pd->lock);
   if (pd->closing) fatal("pdclose: fd %d closed twice", pd->fd);
   pd->closing = true;
-  for (auto& sd : pd->side) timerModify(&sd.t);
-  if (current) {
-    current->cancel(pd, kRead);
-    current->cancel(pd, kWrite);
+  if (!current || pd->run != runGen) {
+    // Its Run has ended: the poller and the timers' Ps are gone, and
+    // nothing can be in flight (the ring went with them).
+    unlock(&pd->lock);
+    close(pd->fd);
+    return;
   }
-  if (current && getg() && !getg()->isg0 && (pd->refs > 0 || pd->acceptArmed)) {
-    pd->closer = getg();
+  for (auto& sd : pd->side) timerModify(&sd.t);
+  current->cancel(pd, kRead);
+  current->cancel(pd, kWrite);
+  if (pd->refs > 0 || pd->acceptArmed) {
+    G* gp = getg();
+    if (gp == nullptr || gp->isg0)
+      fatal("Conn::Close: called outside a goroutine while goroutines still use the connection");
+    pd->closer = gp;
     nclosers.fetch_add(1);
     gopark(unlockPd, pd, waitReason::closeWait);  // finish (or the accept's end) readies us
     nclosers.fetch_sub(1);
@@ -219,7 +239,7 @@ void pdclose(pollDesc* pd) {
 
 void pdsetdeadline(pollDesc* pd, int s, int64_t when) {
   lockGuard g(&pd->lock);
-  if (pd->closing) return;
+  if (pd->closing || pd->run != runGen) return;
   auto& sd = pd->side[s];
   timerModify(&sd.t);
   sd.deadline = when;

@@ -29,6 +29,7 @@
 #include "../runtime/netpoll.h"
 #include "../runtime/runtime2.h"
 #include "../runtime/timers.h"
+#include "ringo/sync.h"
 
 namespace ringo::netpoll {
 
@@ -68,6 +69,11 @@ struct pollDesc {
   bool closing = false;
   int32_t refs = 0;
   G* closer = nullptr;
+  uint64_t run = 0;  // the Run it belongs to (written by reset)
+
+  // Go's fdMutex, per side: Writes never interleave, and the epoll poller
+  // has one waiter per side. Held across parks (a goroutine lock).
+  ringo::Mutex serial[2];
 
   struct side {
     int64_t deadline = 0;  // nanotime; 0: none (lock)
@@ -143,6 +149,15 @@ void finish(pollDesc* pd);
 // Whether an operation on side s that was cancelled should give up, and
 // with which error (0: it was a stale cancel; retry). pd->lock not held.
 int64_t cancelled(pollDesc* pd, int s);
+
+// ref and unref hold pd open (not closed, fd not reused) for a call that
+// does not wait: shutdown(2), getsockname(2). ref fails once closed.
+bool ref(pollDesc* pd);
+void unref(pollDesc* pd);
+
+// runGen is the current Run's number: a descriptor from an earlier Run is
+// closed as far as this one is concerned.
+extern uint64_t runGen;
 
 // pdclose runs the close protocol and closes the fd. Parks.
 void pdclose(pollDesc* pd);

@@ -13,7 +13,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <mutex>
 #include <cstring>
 
 #include "../runtime/fatal.h"
@@ -64,7 +67,19 @@ class epoll final : public poller {
     }
     epoll_event evs[128];
     count(stats.epollWaits);
-    int n = epoll_pwait2(epfd_, evs, 128, delay < 0 ? nullptr : &ts, nullptr);
+    int n;
+    if (havePwait2_) {
+      n = epoll_pwait2(epfd_, evs, 128, delay < 0 ? nullptr : &ts, nullptr);
+      if (n < 0 && (errno == ENOSYS || errno == EPERM)) {  // before Linux 5.11, or a seccomp profile
+        havePwait2_ = false;
+        n = 0;
+      }
+    }
+    if (!havePwait2_) {
+      // Milliseconds, rounded up: a timer is never run early.
+      const int ms = delay < 0 ? -1 : int(std::min<int64_t>((delay + 999'999) / 1'000'000, INT_MAX));
+      n = epoll_wait(epfd_, evs, 128, ms);
+    }
     if (delay != 0) blocked_.store(false, std::memory_order_relaxed);
     if (n < 0) {
       if (errno == EINTR) return nullptr;
@@ -105,7 +120,11 @@ class epoll final : public poller {
 
   void closing(pollDesc* pd) override { epoll_ctl(epfd_, EPOLL_CTL_DEL, pd->fd, nullptr); }
 
+  // One waiter per side (the slot holds one G): Reads, Recvs and Accepts on
+  // one descriptor take turns, as Go's fdMutex makes them; Writes are
+  // serialised by the net API for both pollers.
   int64_t recv(pollDesc* pd, void* p, size_t n) override {
+    std::lock_guard serial(pd->serial[kRead]);
     for (;;) {
       ssize_t r = ::recv(pd->fd, p, n, 0);
       if (r >= 0) return r;
@@ -116,6 +135,7 @@ class epoll final : public poller {
   }
 
   int64_t recvBuf(pollDesc* pd, char** data, int32_t* id) override {
+    std::lock_guard serial(pd->serial[kRead]);
     for (;;) {
       char* h = heapBufGet();
       ssize_t r = ::recv(pd->fd, h, net::Buffer::kSize, 0);
@@ -146,6 +166,7 @@ class epoll final : public poller {
   }
 
   int64_t accept(pollDesc* pd, sockaddr_storage* sa, socklen_t* salen) override {
+    std::lock_guard serial(pd->serial[kRead]);
     for (;;) {
       *salen = sizeof *sa;
       int fd = accept4(pd->fd, reinterpret_cast<sockaddr*>(sa), salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -193,6 +214,7 @@ class epoll final : public poller {
   std::atomic<int> nwait_{0};
   std::atomic<uint32_t> wakeSig_{0};
   std::atomic<bool> blocked_{false};
+  bool havePwait2_ = true;  // epoll_pwait2 (ns timeouts) works here
 
   // unblock marks side s ready, taking the parked G if there is one.
   static void unblock(pollDesc* pd, int s, glist& list) {
@@ -210,6 +232,7 @@ class epoll final : public poller {
     auto* slot = static_cast<std::atomic<uintptr_t>*>(arg);
     uintptr_t expect = 0;
     if (slot->compare_exchange_strong(expect, reinterpret_cast<uintptr_t>(gp))) return true;
+    if (expect != kReady) fatal("netpoll: two goroutines wait on one side of a descriptor");
     // An event came in between: don't park, consume it.
     slot->store(0);
     return false;

@@ -67,6 +67,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <utility>
@@ -158,6 +159,12 @@ class uring final : public poller {
       return false;
     }
     io_uring_cqe_seen(&r->u, cqe);
+    // Multishot accept and provided-buffer rings came in Linux 5.19; a
+    // kernel without the latter lacks the former too: use epoll there.
+    if (r->br == nullptr) {
+      errno = ENOSYS;
+      return false;
+    }
     return true;
   }
 
@@ -196,7 +203,7 @@ class uring final : public poller {
       return list.head;
     }
     count(stats.blockingPolls);
-    flush();
+    submitAll();  // an M that went to sleep (or is busy) may have left operations queued
     reapAll(list);
     if (list.head == nullptr) {
       waitAll(delay);
@@ -227,8 +234,12 @@ class uring final : public poller {
   int open(pollDesc*) override { return 0; }
   void closing(pollDesc*) override {}
 
+  // An SQE's length is 32 bits: one operation moves at most kMaxIO bytes
+  // (Write loops; Read returns what it got, as read(2) may).
+  static constexpr size_t kMaxIO = size_t(1) << 30;
+
   int64_t recv(pollDesc* pd, void* p, size_t n) override {
-    return doOp(pd, kRead, {opArgs::recv, pd->fd, p, n, nullptr, 0}, nullptr, nullptr);
+    return doOp(pd, kRead, {opArgs::recv, pd->fd, p, std::min(n, kMaxIO), nullptr, 0}, nullptr, nullptr);
   }
 
   int64_t recvBuf(pollDesc* pd, char** data, int32_t* id) override {
@@ -267,7 +278,8 @@ class uring final : public poller {
   }
 
   int64_t send(pollDesc* pd, const void* p, size_t n) override {
-    return doOp(pd, kWrite, {opArgs::send, pd->fd, const_cast<void*>(p), n, nullptr, 0}, nullptr, nullptr);
+    return doOp(pd, kWrite, {opArgs::send, pd->fd, const_cast<void*>(p), std::min(n, kMaxIO), nullptr, 0}, nullptr,
+                nullptr);
   }
 
   int64_t connect(pollDesc* pd, const sockaddr* sa, socklen_t salen) override {
@@ -284,8 +296,10 @@ class uring final : public poller {
       if (!pd->acceptq.empty()) {
         int fd = pd->acceptq.front();
         pd->acceptq.pop_front();
-        if (!pd->acceptArmed && pd->acceptq.size() < kAcceptQueue / 2) armAcceptLocked(pd);
+        const bool rearm = !pd->acceptArmed && pd->acceptq.size() < kAcceptQueue / 2;
+        if (rearm) armAcceptLocked(pd);
         unlock(&pd->lock);
+        if (rearm) flush();  // no goroutine parks here: submit it now
         return fd;
       }
       if (!pd->acceptArmed) armAcceptLocked(pd);
@@ -608,23 +622,37 @@ class uring final : public poller {
       return;
     }
     raceacquire(&r->cqlock);
-    unsigned head = *r->u.cq.khead;
-    const unsigned tail = __atomic_load_n(r->u.cq.ktail, __ATOMIC_ACQUIRE);
-    count(stats.cqes, tail - head);
-    for (; head != tail; head++) {
-      io_uring_cqe* cqe = &r->u.cq.cqes[head & r->u.cq.ring_mask];
-      const uint64_t tag = cqe->user_data;
-      if (tag == 0 || tag == kProbeTag) continue;
-      uop* op = reinterpret_cast<uop*>(tag);
-      if (op->kind == uop::multishotAccept) {
-        acceptDone(op->pd, cqe->res, cqe->flags, list);
-        continue;
+    // Copy a batch out and give the slots back before handling it: handling
+    // may submit (a re-armed accept), and a full CQ must not wait on us.
+    struct done {
+      uint64_t tag;
+      int32_t res;
+      uint32_t flags;
+    } batch[256];
+    for (;;) {
+      unsigned head = *r->u.cq.khead;
+      const unsigned tail = __atomic_load_n(r->u.cq.ktail, __ATOMIC_ACQUIRE);
+      unsigned n = 0;
+      for (; head != tail && n < 256; head++, n++) {
+        const io_uring_cqe* cqe = &r->u.cq.cqes[head & r->u.cq.ring_mask];
+        batch[n] = {cqe->user_data, cqe->res, cqe->flags};
       }
-      op->res = cqe->res;
-      op->cflags = cqe->flags;
-      list.push(op->g);  // op lives on g's stack: not touched after this
+      if (n == 0) break;
+      __atomic_store_n(r->u.cq.khead, head, __ATOMIC_RELEASE);
+      count(stats.cqes, n);
+      for (unsigned i = 0; i < n; i++) {
+        const done& d = batch[i];
+        if (d.tag == 0 || d.tag == kProbeTag) continue;
+        uop* op = reinterpret_cast<uop*>(d.tag);
+        if (op->kind == uop::multishotAccept) {
+          acceptDone(op->pd, d.res, d.flags, list);
+          continue;
+        }
+        op->res = d.res;
+        op->cflags = d.flags;
+        list.push(op->g);  // op lives on g's stack: not touched after this
+      }
     }
-    __atomic_store_n(r->u.cq.khead, head, __ATOMIC_RELEASE);
     unlock(&r->cqlock);
   }
 

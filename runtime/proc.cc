@@ -562,6 +562,8 @@ static void resetspinning(M* mp) {
 static bool stopm(M* mp) {
   if (mp->p) fatal("stopm: holding p");
   if (mp->spinning) fatal("stopm: spinning");
+  // What this M queued for the poller must not sleep with it.
+  if (netpollCurrent->flush) netpollCurrent->flush();
   lock(&sched.lock);
   if (sched.exiting.load()) {
     unlock(&sched.lock);
@@ -1140,6 +1142,7 @@ static void handoffp(P* pp);
 // stoplockedm parks mp, whose wired G is not runnable here, until another M
 // hands it a P with the G. Returns false if Run is ending.
 static bool stoplockedm(M* mp) {
+  if (netpollCurrent->flush) netpollCurrent->flush();  // as in stopm
   if (mp->p != nullptr) {
     P* pp = releasep(mp);
     handoffp(pp);
@@ -1384,6 +1387,7 @@ static bool retake(int64_t now) {
 
 static void* sysmon(void*) {
   int64_t delay = 20'000;
+  int64_t lastSysmonPoll = 0;
   int idle = 0;
   int64_t lasttrace = nanotime();
   for (;;) {
@@ -1414,10 +1418,15 @@ static void* sysmon(void*) {
     idle = took ? 0 : idle + 1;
     // Poll the network if nobody has for 10 ms (Go's sysmon): the Ps may all
     // be busy with goroutines that never let their run queues drain.
+    // (While an M is blocked in the poller, lastpoll is 0 but that M only
+    // waits: queued operations of busy Ms still need a submitter.)
     const int64_t lastpoll = sched.lastpoll.load();
-    if (lastpoll != 0 && lastpoll + 10'000'000 < now) {
-      int64_t expect = lastpoll;
-      sched.lastpoll.compare_exchange_strong(expect, now);
+    if (std::max(lastpoll, lastSysmonPoll) + 10'000'000 < now) {
+      lastSysmonPoll = now;
+      if (lastpoll != 0) {
+        int64_t expect = lastpoll;
+        sched.lastpoll.compare_exchange_strong(expect, now);
+      }
       if (G* list = netpollCurrent->poll(0)) injectglist(nullptr, list);  // (Go: idle is not reset)
     }
     // An overdue timer with nobody in the poller and a P free: wake an M.

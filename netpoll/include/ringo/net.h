@@ -178,7 +178,8 @@ class Conn {
   Addr RemoteAddr() const;
 
   // The descriptor, for setsockopt and the like. Reading or writing it
-  // directly bypasses the poller.
+  // directly bypasses the poller; the number means nothing once Close has
+  // begun (it may already name another file).
   int Fd() const noexcept;
 
  private:
