@@ -1,0 +1,248 @@
+// reader.cc — requestReader: llhttp in strict mode, paused at every event,
+// with ringo's own checks on the raw bytes and the headers (see reader.h).
+//
+// Pausing: on_headers_complete, on_body and on_message_complete return
+// HPE_PAUSED, so llhttp_execute stops right after the event; the error
+// position tells how much input it used, and llhttp_resume continues from
+// the next state. (llhttp's generated code resumes a paused data callback
+// the same way as the others: it saves the next state before returning.)
+#include "reader.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace ringo::http::detail {
+namespace {
+
+requestReader* self(llhttp_t* p) { return static_cast<requestReader*>(p->data); }
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return (x | 0x20) == (y | 0x20); });
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool parseLength(std::string_view v, int64_t& out) {
+  if (v.empty() || v.size() > 18) return false;
+  int64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + (c - '0');
+  }
+  out = n;
+  return true;
+}
+
+}  // namespace
+
+requestReader::requestReader(const readLimits& limits) : limits_(limits) {
+  llhttp_settings_init(&settings_);
+  settings_.on_message_begin = onMessageBegin;
+  settings_.on_url = onURL;
+  settings_.on_method = onMethod;
+  settings_.on_header_field = onHeaderField;
+  settings_.on_header_value = onHeaderValue;
+  settings_.on_header_value_complete = onHeaderValueComplete;
+  settings_.on_headers_complete = onHeadersComplete;
+  settings_.on_body = onBody;
+  settings_.on_message_complete = onMessageComplete;
+  settings_.on_chunk_extension_name = onChunkExtName;
+  settings_.on_chunk_extension_value = onChunkExtValue;
+  settings_.on_chunk_header = onChunkHeader;
+  llhttp_init(&parser_, HTTP_REQUEST, &settings_);
+  parser_.data = this;
+}
+
+int requestReader::fail(int status, std::string why) {
+  if (errStatus_ == 0) {
+    errStatus_ = status;
+    errReason_ = std::move(why);
+  }
+  return HPE_USER;
+}
+
+// scanRaw checks what llhttp 8.1 lets through in a head: NUL bytes, and
+// lines that end in a bare LF. Only the head's bytes are scanned (a body
+// may hold anything).
+bool requestReader::scanRaw(const char* data, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    const char c = data[i];
+    if (c == '\0') {
+      fail(400, "NUL byte in the request head");
+      return false;
+    }
+    if (c == '\n' && (i > 0 ? data[i - 1] : prev_) != '\r') {
+      fail(400, "bare LF in the request head (lines end in CRLF)");
+      return false;
+    }
+  }
+  if (n > 0) prev_ = data[n - 1];
+  return true;
+}
+
+requestReader::step requestReader::feed(const char* data, size_t n) {
+  if (errStatus_ != 0) return {readEvent::error, 0, {}};
+  if (upgraded_) {
+    fail(400, "bytes after an upgrade request (the connection is no longer HTTP)");
+    return {readEvent::error, 0, {}};
+  }
+  // Until a head is complete, the raw bytes get ringo's checks: llhttp
+  // pauses at the end of the head, so what it consumed here is head bytes
+  // only; later feeds (the body) are not scanned.
+  const bool scanning = !headDone_;
+  llhttp_errno_t err = llhttp_execute(&parser_, data, n);
+  size_t consumed = n;
+  if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE || err != HPE_OK) {
+    const char* pos = llhttp_get_error_pos(&parser_);
+    if (pos != nullptr && pos >= data && pos <= data + n) consumed = size_t(pos - data);
+  }
+  if (scanning && !scanRaw(data, consumed)) return {readEvent::error, 0, {}};
+  if (err == HPE_PAUSED) {
+    llhttp_resume(&parser_);
+  } else if (err == HPE_PAUSED_UPGRADE) {
+    // The head was delivered; what follows belongs to the new protocol.
+    upgraded_ = true;
+    headDone_ = false;
+    return {readEvent::done, consumed, {}};
+  } else if (err != HPE_OK) {
+    if (errStatus_ == 0) {
+      const char* reason = llhttp_get_error_reason(&parser_);
+      fail(err == HPE_INVALID_TRANSFER_ENCODING ? 501 : 400,
+           std::string("malformed request: ") + (reason ? reason : llhttp_errno_name(err)));
+    }
+    return {readEvent::error, consumed, {}};
+  }
+  if (errStatus_ != 0) return {readEvent::error, consumed, {}};
+  if (headReady_) {
+    headReady_ = false;
+    return {readEvent::head, consumed, {}};
+  }
+  if (!body_.empty()) {
+    std::string_view b = body_;
+    body_ = {};
+    return {readEvent::body, consumed, b};
+  }
+  if (doneReady_) {
+    doneReady_ = false;
+    headDone_ = false;
+    return {readEvent::done, consumed, {}};
+  }
+  return {readEvent::needMore, consumed, {}};
+}
+
+int requestReader::onMessageBegin(llhttp_t* p) {
+  requestReader* r = self(p);
+  r->head_ = requestHead{};
+  r->inHead_ = true;
+  r->fieldOpen_ = false;
+  r->headBytes_ = 0;
+  return 0;
+}
+
+int requestReader::onMethod(llhttp_t* p, const char* at, size_t n) {
+  requestReader* r = self(p);
+  r->head_.method.append(at, n);
+  if ((r->headBytes_ += n) > r->limits_.maxHeaderBytes) return r->fail(431, "request head too large");
+  return 0;
+}
+
+int requestReader::onURL(llhttp_t* p, const char* at, size_t n) {
+  requestReader* r = self(p);
+  r->head_.target.append(at, n);
+  if (r->head_.target.size() > r->limits_.maxURI) return r->fail(414, "request URI too long");
+  if ((r->headBytes_ += n) > r->limits_.maxHeaderBytes) return r->fail(431, "request head too large");
+  return 0;
+}
+
+int requestReader::onHeaderField(llhttp_t* p, const char* at, size_t n) {
+  requestReader* r = self(p);
+  if (!r->fieldOpen_) {
+    if (r->head_.headers.size() >= r->limits_.maxHeaders) return r->fail(431, "too many header lines");
+    r->head_.headers.push_back({});
+    r->fieldOpen_ = true;
+    if (n > 0 && (at[0] == ' ' || at[0] == '\t')) return r->fail(400, "whitespace before a header name");
+  }
+  r->head_.headers.back().name.append(at, n);
+  if ((r->headBytes_ += n) > r->limits_.maxHeaderBytes) return r->fail(431, "request head too large");
+  return 0;
+}
+
+int requestReader::onHeaderValue(llhttp_t* p, const char* at, size_t n) {
+  requestReader* r = self(p);
+  r->fieldOpen_ = false;
+  if (r->head_.headers.empty()) return r->fail(400, "header value without a name");
+  r->head_.headers.back().value.append(at, n);
+  if ((r->headBytes_ += n) > r->limits_.maxHeaderBytes) return r->fail(431, "request head too large");
+  return 0;
+}
+
+int requestReader::onHeaderValueComplete(llhttp_t* p) {
+  requestReader* r = self(p);
+  r->fieldOpen_ = false;
+  header& h = r->head_.headers.back();
+  const std::string_view v = trim(h.value);
+  if (v.size() != h.value.size()) h.value = std::string(v);
+  if (iequals(h.name, "content-length")) {
+    int64_t len;
+    if (!parseLength(h.value, len)) return r->fail(400, "invalid Content-Length");
+    if (r->head_.contentLength >= 0 && r->head_.contentLength != len)
+      return r->fail(400, "conflicting Content-Length headers");
+    r->head_.contentLength = len;
+  } else if (iequals(h.name, "transfer-encoding")) {
+    // Only "chunked" is understood, and only once (RFC 9112 6.1).
+    if (!iequals(h.value, "chunked") || r->head_.chunked)
+      return r->fail(501, "unsupported Transfer-Encoding: " + h.value);
+    r->head_.chunked = true;
+  }
+  return 0;
+}
+
+int requestReader::onHeadersComplete(llhttp_t* p) {
+  requestReader* r = self(p);
+  if (r->head_.chunked && r->head_.contentLength >= 0)
+    return r->fail(400, "both Content-Length and Transfer-Encoding");
+  r->head_.major = p->http_major;
+  r->head_.minor = p->http_minor;
+  r->head_.keepAlive = llhttp_should_keep_alive(p) != 0;
+  r->head_.upgrade = p->upgrade != 0;
+  r->inHead_ = false;
+  r->headDone_ = true;
+  r->headReady_ = true;
+  r->chunkExt_ = 0;
+  return HPE_PAUSED;
+}
+
+int requestReader::onBody(llhttp_t* p, const char* at, size_t n) {
+  requestReader* r = self(p);
+  r->body_ = {at, n};
+  return HPE_PAUSED;
+}
+
+int requestReader::onMessageComplete(llhttp_t* p) {
+  self(p)->doneReady_ = true;
+  return HPE_PAUSED;
+}
+
+int requestReader::onChunkHeader(llhttp_t* p) {
+  self(p)->chunkExt_ = 0;
+  return 0;
+}
+
+int requestReader::onChunkExtName(llhttp_t* p, const char*, size_t n) {
+  requestReader* r = self(p);
+  if ((r->chunkExt_ += n) > r->limits_.maxChunkExt) return r->fail(400, "chunk extensions too long");
+  return 0;
+}
+
+int requestReader::onChunkExtValue(llhttp_t* p, const char*, size_t n) {
+  requestReader* r = self(p);
+  if ((r->chunkExt_ += n) > r->limits_.maxChunkExt) return r->fail(400, "chunk extensions too long");
+  return 0;
+}
+
+}  // namespace ringo::http::detail

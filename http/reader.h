@@ -1,0 +1,121 @@
+// reader.h — reading HTTP/1.1 requests from bytes: llhttp, plus the checks
+// llhttp 8.1 lacks. No scheduler, no sockets: bytes in, events out, so the
+// server's connection loop, TLS and the fuzzer all run this same code.
+//
+//   requestReader r(limits);
+//   for (;;) {
+//     auto st = r.feed(buf, n);   // consumes a prefix of buf: drop st.consumed bytes
+//     switch (st.ev) {
+//       case readEvent::needMore: ...read more, then feed again...
+//       case readEvent::head:     ...r.head() is the request; feed again (even 0 bytes)...
+//       case readEvent::body:     ...st.body (inside buf) is the next piece...
+//       case readEvent::done:     ...the request ended; the next may follow...
+//       case readEvent::error:    ...answer r.errorStatus(), close...
+//     }
+//   }
+//
+// Framing rules, stricter than llhttp 8.1 alone (it predates the fixes for
+// CVE-2023-30589, CVE-2024-22019 and CVE-2024-27982): llhttp runs with
+// LLHTTP_STRICT_MODE and no lenient flags; a line ending in a bare LF, a
+// NUL byte or whitespace before a header name, a request with both
+// Content-Length and Transfer-Encoding, two different Content-Lengths, a
+// transfer coding other than chunked, and a chunk extension longer than
+// limits.maxChunkExt are errors; every line and the whole head have byte
+// caps. After an error the reader stays in error: nothing after a rejected
+// request is ever parsed as a request.
+#pragma once
+
+#include <llhttp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringo::http::detail {
+
+struct readLimits {
+  size_t maxHeaderBytes = 64 << 10;  // request line and headers together (431)
+  size_t maxHeaders = 100;           // header lines (431)
+  size_t maxURI = 8 << 10;           // the request target (414)
+  size_t maxChunkExt = 256;          // extensions of one chunk (400)
+};
+
+struct header {
+  std::string name, value;
+};
+
+struct requestHead {
+  std::string method, target;
+  int major = 1, minor = 1;
+  std::vector<header> headers;
+  int64_t contentLength = -1;  // -1: none given
+  bool chunked = false;
+  bool keepAlive = true;
+  bool upgrade = false;
+};
+
+enum class readEvent { needMore, head, body, done, error };
+
+class requestReader {
+ public:
+  explicit requestReader(const readLimits& limits = {});
+  requestReader(const requestReader&) = delete;
+  requestReader& operator=(const requestReader&) = delete;
+
+  struct step {
+    readEvent ev;
+    size_t consumed;        // bytes of the input used; feed the rest again
+    std::string_view body;  // readEvent::body: points into the input
+  };
+
+  // feed parses a prefix of data and stops at the first event. needMore
+  // consumes everything it was given (the reader keeps what it needs).
+  // After any other event, call feed again with the rest, even if that is
+  // nothing: a request without a body ends (done) on the call after its
+  // head.
+  step feed(const char* data, size_t n);
+
+  const requestHead& head() const { return head_; }
+  // After readEvent::error: the status to answer (400, 413, 414, 431, 501)
+  // and why, for the log.
+  int errorStatus() const { return errStatus_; }
+  const std::string& errorReason() const { return errReason_; }
+
+ private:
+  static int onMessageBegin(llhttp_t*);
+  static int onURL(llhttp_t*, const char*, size_t);
+  static int onMethod(llhttp_t*, const char*, size_t);
+  static int onHeaderField(llhttp_t*, const char*, size_t);
+  static int onHeaderValue(llhttp_t*, const char*, size_t);
+  static int onHeaderValueComplete(llhttp_t*);
+  static int onHeadersComplete(llhttp_t*);
+  static int onBody(llhttp_t*, const char*, size_t);
+  static int onMessageComplete(llhttp_t*);
+  static int onChunkExtName(llhttp_t*, const char*, size_t);
+  static int onChunkExtValue(llhttp_t*, const char*, size_t);
+  static int onChunkHeader(llhttp_t*);
+
+  int fail(int status, std::string why);
+  bool scanRaw(const char* data, size_t n);
+
+  llhttp_t parser_;
+  llhttp_settings_t settings_;
+  readLimits limits_;
+  requestHead head_;
+  bool inHead_ = false;      // between message begin and headers complete
+  bool fieldOpen_ = false;   // a header name is being read (its value not yet)
+  size_t headBytes_ = 0;
+  size_t chunkExt_ = 0;
+  char prev_ = '\n';         // the byte before the current input (bare-LF check)
+  bool headDone_ = false;    // the current message's head has been read
+  bool upgraded_ = false;    // an Upgrade request ended the HTTP stream
+  bool headReady_ = false;   // set by onHeadersComplete, taken by feed
+  bool doneReady_ = false;   // set by onMessageComplete
+  std::string_view body_;    // set by onBody
+  int errStatus_ = 0;
+  std::string errReason_;
+};
+
+}  // namespace ringo::http::detail
