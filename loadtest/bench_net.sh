@@ -10,6 +10,9 @@
 #                100000); procs 1 pinned to CPU 0, procs 2 to CPUs 0-1
 #   Echo100      100 connections echoing 4 KiB writes for SECS (default 3);
 #                procs 2 on CPUs 0-1
+#   ...CPU       the process's CPU time (user + system, all threads) per
+#                round trip, per 4 KiB echoed: the cost, where the rate is
+#                bound by the kernel's loopback path
 #   IdleConnRSS  RSS per idle connection: IDLE_CONNS (default 5000) connections
 #                in one process, a server goroutine waiting on each (ringo:
 #                Recv, which holds no buffer; Go: Read into 4 KiB, as
@@ -130,7 +133,9 @@ echo "numerator; for MB/s and /s (rates) higher is better, so a ratio above 1 fa
 echo
 echo "| benchmark | procs | unit (better) | ringo-uring | ringo-epoll | Go 1.19 | uring / Go | epoll / Go | uring / epoll |"
 echo "|---|---|---|---|---|---|---|---|---|"
-for row in "PingPong64 1 ns/round trip (lower)" "PingPong64 2 ns/round trip (lower)" "Echo100 2 MB/s (higher)" \
+for row in "PingPong64 1 ns/round trip (lower)" "PingPong64 2 ns/round trip (lower)" \
+  "PingPong64CPU 1 CPU ns/round trip (lower)" "PingPong64CPU 2 CPU ns/round trip (lower)" \
+  "Echo100 2 MB/s (higher)" "Echo100CPU 2 CPU ns/4 KiB echoed (lower)" \
   "IdleConnRSS 2 bytes/connection (lower)" "AcceptRate 1 accepts/s (higher)" "AcceptCPU 1 server CPU ns/accept (lower)"; do
   read -r name procs unit <<<"$row"
   u=$(median "$out/ringo-uring.txt" "$name" "$procs")

@@ -2,8 +2,8 @@
 // Their Go twin is gonet/main.go (same modes, flags and output); bench_net.sh
 // runs both side by side. Each mode prints `name value unit` lines.
 //
-//   net_bench pingpong -n 100000                          # PingPong64 <ns per round trip> ns
-//   net_bench throughput -conns 100 -secs 3 -size 4096    # Echo100 <MB/s echoed> MB/s
+//   net_bench pingpong -n 100000                          # PingPong64 <ns per round trip> ns, PingPong64CPU
+//   net_bench throughput -conns 100 -secs 3 -size 4096    # Echo100 <MB/s echoed> MB/s, Echo100CPU (per 4 KiB)
 //   net_bench accept-server -addr 127.0.0.1:47311 &       # AcceptRate <accepts/s> /s, AcceptCPU <ns> ns
 //   net_bench accept-client -addr 127.0.0.1:47311 -secs 3
 //   net_bench idle -conns 5000                            # IdleConnRSS <bytes per idle connection> B
@@ -93,6 +93,8 @@ std::error_code readFull(net::Conn& c, std::span<char> buf) {
 
 // One connection; the client writes 64 bytes, a server goroutine echoes them,
 // the client reads them back: ns per round trip.
+double cpuSeconds();
+
 int pingPong(const Flags& f) {
   return ringo::Run([&] {
     auto [ln, err] = net::Listen("tcp", "127.0.0.1:0");
@@ -119,9 +121,12 @@ int pingPong(const Flags& f) {
     };
     roundTrips(f.n / 10);  // warm-up
     const auto t0 = Clock::now();
+    const double cpu0 = cpuSeconds();
     roundTrips(f.n);
     const double ns = since(t0) * 1e9 / double(f.n);
+    const double cpu = cpuSeconds() - cpu0;
     std::printf("PingPong64 %.1f ns\n", ns);
+    std::printf("PingPong64CPU %.1f ns\n", cpu * 1e9 / double(f.n));  // process CPU per round trip
     printStats("pingpong");
   });
 }
@@ -177,13 +182,16 @@ int throughput(const Flags& f) {
     ready.Wait();
     start.Close();
     const auto t0 = Clock::now();
+    const double cpu0 = cpuSeconds();
     ringo::Sleep(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(f.secs)));
     const int64_t bytes = got.load(std::memory_order_relaxed);
     const double secs = since(t0);
+    const double cpu = cpuSeconds() - cpu0;
     stop.store(true, std::memory_order_relaxed);
     done.Wait();
     (void)ln.Close();
     std::printf("Echo%d %.1f MB/s\n", f.conns, double(bytes) / secs / 1e6);
+    std::printf("Echo%dCPU %.1f ns\n", f.conns, cpu * 1e9 / (double(bytes) / 4096));  // process CPU per 4 KiB echoed
     printStats("throughput");
   });
 }

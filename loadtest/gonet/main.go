@@ -72,8 +72,10 @@ func pingPong(n int) {
 	}
 	roundTrips(n / 10) // warm-up
 	t0 := time.Now()
+	cpu0 := cpuSeconds()
 	roundTrips(n)
 	fmt.Printf("PingPong64 %.1f ns\n", float64(time.Since(t0).Nanoseconds())/float64(n))
+	fmt.Printf("PingPong64CPU %.1f ns\n", (cpuSeconds()-cpu0)*1e9/float64(n))
 	c.Close()
 }
 
@@ -143,13 +145,16 @@ func throughput(conns int, secs float64, size int) {
 	ready.Wait()
 	close(start)
 	t0 := time.Now()
+	cpu0 := cpuSeconds()
 	time.Sleep(time.Duration(secs * float64(time.Second)))
 	n := got.Load()
 	elapsed := time.Since(t0).Seconds()
+	cpu := cpuSeconds() - cpu0
 	stop.Store(true)
 	done.Wait()
 	ln.Close()
 	fmt.Printf("Echo%d %.1f MB/s\n", conns, float64(n)/elapsed/1e6)
+	fmt.Printf("Echo%dCPU %.1f ns\n", conns, cpu*1e9/(float64(n)/4096))
 }
 
 func cpuSeconds() float64 {
