@@ -24,8 +24,8 @@ VARIANTS=(
   # GCC 12's TSan allows about 8,000 live fibers (one per G): a small scale.
   "tsan    | -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGO_SANITIZE=thread -DRINGO_TEST_SCALE=0.005
            | TSAN_OPTIONS=halt_on_error=1:die_after_fork=0:second_deadlock_stack=1 |"
-  # Later, one entry each, e.g.:
-  # "fuzz  | -DCMAKE_CXX_COMPILER=clang++ -DRINGO_FUZZ=ON | | -L fuzz"
+  # libFuzzer (clang): the request reader for 60 s, and every saved crash.
+  "fuzz    | -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang -DRINGO_FUZZ=ON | | -L fuzz"
 )
 COMMON_CMAKE=(-DRINGO_WERROR=ON)
 CTEST=(ctest -j2 --output-on-failure --timeout 300 --no-tests=error)

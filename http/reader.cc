@@ -68,21 +68,15 @@ int requestReader::fail(int status, std::string why) {
 
 // scanRaw checks what llhttp 8.1 lets through in a head: NUL bytes, and
 // lines that end in a bare LF. Only the head's bytes are scanned (a body
-// may hold anything).
-bool requestReader::scanRaw(const char* data, size_t n) {
+// may hold anything). Returns why the bytes are bad, or null.
+const char* requestReader::scanRaw(const char* data, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const char c = data[i];
-    if (c == '\0') {
-      fail(400, "NUL byte in the request head");
-      return false;
-    }
-    if (c == '\n' && (i > 0 ? data[i - 1] : prev_) != '\r') {
-      fail(400, "bare LF in the request head (lines end in CRLF)");
-      return false;
-    }
+    if (c == '\0') return "NUL byte in the request head";
+    if (c == '\n' && (i > 0 ? data[i - 1] : prev_) != '\r') return "bare LF in the request head (lines end in CRLF)";
   }
   if (n > 0) prev_ = data[n - 1];
-  return true;
+  return nullptr;
 }
 
 requestReader::step requestReader::feed(const char* data, size_t n) {
@@ -101,7 +95,15 @@ requestReader::step requestReader::feed(const char* data, size_t n) {
     const char* pos = llhttp_get_error_pos(&parser_);
     if (pos != nullptr && pos >= data && pos <= data + n) consumed = size_t(pos - data);
   }
-  if (scanning && !scanRaw(data, consumed)) return {readEvent::error, 0, {}};
+  // The scan covers the bytes before wherever llhttp or a callback stopped,
+  // so a bad byte wins over a later error, however the input was cut.
+  if (scanning) {
+    if (const char* why = scanRaw(data, consumed)) {
+      errStatus_ = 400;
+      errReason_ = why;
+      return {readEvent::error, 0, {}};
+    }
+  }
   if (err == HPE_PAUSED) {
     llhttp_resume(&parser_);
   } else if (err == HPE_PAUSED_UPGRADE) {
@@ -161,6 +163,7 @@ int requestReader::onURL(llhttp_t* p, const char* at, size_t n) {
 
 int requestReader::onHeaderField(llhttp_t* p, const char* at, size_t n) {
   requestReader* r = self(p);
+  if (n == 0) return 0;  // an empty span at a buffer's edge is not a new header
   if (!r->fieldOpen_) {
     if (r->head_.headers.size() >= r->limits_.maxHeaders) return r->fail(431, "too many header lines");
     r->head_.headers.push_back({});

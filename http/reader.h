@@ -98,7 +98,7 @@ class requestReader {
   static int onChunkHeader(llhttp_t*);
 
   int fail(int status, std::string why);
-  bool scanRaw(const char* data, size_t n);
+  const char* scanRaw(const char* data, size_t n);
 
   llhttp_t parser_;
   llhttp_settings_t settings_;
