@@ -136,6 +136,8 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"InvalidContentLength", "POST / HTTP/1.1\r\nContent-Length: 3x\r\n\r\nabc", 400},
         Bad{"UnknownTransferCoding", "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501},
         Bad{"InvalidChunkSize", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n", 400},
+        Bad{"BareLFAfterChunkData", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\n0\r\n\r\n", 400},
+        Bad{"BareLFAfterChunkSize", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\nab\r\n0\r\n\r\n", 400},
         Bad{"LongChunkExtension",
             "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;" + std::string(1000, 'e') + "\r\na\r\n0\r\n\r\n", 400},
         Bad{"MalformedRequestLine", "GET/HTTP/1.1\r\n\r\n", 400},

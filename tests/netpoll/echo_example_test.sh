@@ -3,13 +3,14 @@
 # shuts down cleanly on SIGTERM (its open connection is closed, it exits 0).
 set -euo pipefail
 bin=$1
-port=$((20000 + RANDOM % 20000))
 out=$(mktemp)
-"$bin" --addr "127.0.0.1:$port" --procs 2 >"$out" 2>&1 &
+# Port 0: the kernel picks a free one, and echo prints it.
+"$bin" --addr 127.0.0.1:0 --procs 2 >"$out" 2>&1 &
 pid=$!
 trap 'kill -9 $pid 2>/dev/null || true; rm -f "$out"' EXIT
 for _ in $(seq 100); do grep -q listening "$out" && break; sleep 0.05; done
-grep -q "listening on 127.0.0.1:$port" "$out" || { cat "$out"; echo "FAIL: echo did not start"; exit 1; }
+port=$(sed -n 's/^echo: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out")
+[[ -n $port ]] || { cat "$out"; echo "FAIL: echo did not start"; exit 1; }
 exec 3<>"/dev/tcp/127.0.0.1/$port"
 printf 'ping\n' >&3
 read -r -t 5 line <&3
