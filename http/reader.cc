@@ -51,8 +51,8 @@ requestReader::requestReader(const readLimits& limits) : limits_(limits) {
   settings_.on_headers_complete = onHeadersComplete;
   settings_.on_body = onBody;
   settings_.on_message_complete = onMessageComplete;
-  settings_.on_chunk_extension_name = onChunkExtName;
-  settings_.on_chunk_extension_value = onChunkExtValue;
+  settings_.on_chunk_extension_name = onChunkExt;
+  settings_.on_chunk_extension_value = onChunkExt;
   settings_.on_chunk_header = onChunkHeader;
   llhttp_init(&parser_, HTTP_REQUEST, &settings_);
   parser_.data = this;
@@ -236,13 +236,8 @@ int requestReader::onChunkHeader(llhttp_t* p) {
   return 0;
 }
 
-int requestReader::onChunkExtName(llhttp_t* p, const char*, size_t n) {
-  requestReader* r = self(p);
-  if ((r->chunkExt_ += n) > r->limits_.maxChunkExt) return r->fail(400, "chunk extensions too long");
-  return 0;
-}
-
-int requestReader::onChunkExtValue(llhttp_t* p, const char*, size_t n) {
+// Names and values of a chunk's extensions count against one cap.
+int requestReader::onChunkExt(llhttp_t* p, const char*, size_t n) {
   requestReader* r = self(p);
   if ((r->chunkExt_ += n) > r->limits_.maxChunkExt) return r->fail(400, "chunk extensions too long");
   return 0;

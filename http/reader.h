@@ -93,8 +93,7 @@ class requestReader {
   static int onHeadersComplete(llhttp_t*);
   static int onBody(llhttp_t*, const char*, size_t);
   static int onMessageComplete(llhttp_t*);
-  static int onChunkExtName(llhttp_t*, const char*, size_t);
-  static int onChunkExtValue(llhttp_t*, const char*, size_t);
+  static int onChunkExt(llhttp_t*, const char*, size_t);
   static int onChunkHeader(llhttp_t*);
 
   int fail(int status, std::string why);
