@@ -140,7 +140,6 @@ requestReader::step requestReader::feed(const char* data, size_t n) {
 int requestReader::onMessageBegin(llhttp_t* p) {
   requestReader* r = self(p);
   r->head_ = requestHead{};
-  r->inHead_ = true;
   r->fieldOpen_ = false;
   r->headBytes_ = 0;
   return 0;
@@ -213,7 +212,6 @@ int requestReader::onHeadersComplete(llhttp_t* p) {
   r->head_.minor = p->http_minor;
   r->head_.keepAlive = llhttp_should_keep_alive(p) != 0;
   r->head_.upgrade = p->upgrade != 0;
-  r->inHead_ = false;
   r->headDone_ = true;
   r->headReady_ = true;
   r->chunkExt_ = 0;

@@ -103,7 +103,6 @@ class requestReader {
   llhttp_settings_t settings_;
   readLimits limits_;
   requestHead head_;
-  bool inHead_ = false;      // between message begin and headers complete
   bool fieldOpen_ = false;   // a header name is being read (its value not yet)
   size_t headBytes_ = 0;
   size_t chunkExt_ = 0;

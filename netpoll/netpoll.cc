@@ -110,10 +110,6 @@ void deadlineFired(pollDesc* pd, int s, uint64_t seq) {
 void readFired(void* arg, uint64_t seq) { deadlineFired(static_cast<pollDesc*>(arg), kRead, seq); }
 void writeFired(void* arg, uint64_t seq) { deadlineFired(static_cast<pollDesc*>(arg), kWrite, seq); }
 
-bool unlockPd(G*, void* arg) {
-  unlock(&static_cast<pollDesc*>(arg)->lock);
-  return true;
-}
 
 // ---- heap buffers -------------------------------------------------------------
 
@@ -123,6 +119,11 @@ std::vector<char*>& bufcache = *new std::vector<char*>;  // (buflock)
 constexpr size_t kBufCache = 256;
 
 }  // namespace
+
+bool unlockPd(G*, void* arg) {
+  unlock(&static_cast<pollDesc*>(arg)->lock);
+  return true;
+}
 
 void pollDesc::reset(int newfd) {
   fd = newfd;
@@ -294,7 +295,6 @@ Stats ReadStats() {
   s.submits = r(stats.submits);
   s.cqes = r(stats.cqes);
   s.rings = r(stats.rings);
-  s.ringLocks = r(stats.ringLocks);
   s.ringLocksContended = r(stats.ringLocksContended);
   s.waits = r(stats.waits);
   s.polls = r(stats.polls);

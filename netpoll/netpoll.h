@@ -159,6 +159,10 @@ void unref(pollDesc* pd);
 // closed as far as this one is concerned.
 extern uint64_t runGen;
 
+// unlockPd is gopark's unlock function for a goroutine that parks holding
+// pd->lock (the pollDesc is the argument).
+bool unlockPd(runtime::G*, void* arg);
+
 // pdclose runs the close protocol and closes the fd. Parks.
 void pdclose(pollDesc* pd);
 // Goroutines parked in pdclose: they wait on I/O too (a cancelled
@@ -175,7 +179,7 @@ void heapBufPut(char* p);
 // Counters (public: ringo/netpoll.h).
 struct counters {
   std::atomic<uint64_t> recv, recvBuf, send, accept, connect, cancel, nop, enters, submits, cqes;
-  std::atomic<uint64_t> ringLocks, ringLocksContended, rings;
+  std::atomic<uint64_t> ringLocksContended, rings;
   std::atomic<uint64_t> waits, polls, blockingPolls, sysmonPolls, recvNoBufs, epollWaits;
 };
 extern counters stats;

@@ -90,12 +90,11 @@ constexpr size_t kAcceptQueue = 128;  // connections accepted and not yet claime
 constexpr int kMaxRings = 1024;       // Ms that do I/O
 constexpr uint64_t kProbeTag = 2;
 
-// ringGuard holds one of a ring's locks, counting how often it was found
-// taken by another thread.
+// ringGuard holds one of a ring's locks, counting the acquisitions that
+// found it taken by another thread (a load, and an atomic add only then).
 class ringGuard {
  public:
   explicit ringGuard(runtime::mutex* l) : l_(l) {
-    count(stats.ringLocks);
     if (l->key.load(std::memory_order_relaxed) != 0) count(stats.ringLocksContended);
     lock(l);
   }
@@ -500,11 +499,6 @@ class uring final : public poller {
     count(stats.accept);
   }
 
-  static bool unlockPd(G*, void* arg) {
-    unlock(&static_cast<pollDesc*>(arg)->lock);
-    return true;
-  }
-
   struct parkArgs {
     uring* u;
     pollDesc* pd;
@@ -616,7 +610,6 @@ class uring final : public poller {
   // list. Another M already reaping r will take them: skip it.
   void reap(ring* r, glist& list) {
     uint32_t expect = 0;
-    count(stats.ringLocks);
     if (!r->cqlock.key.compare_exchange_strong(expect, 1, std::memory_order_acquire)) {
       count(stats.ringLocksContended);
       return;

@@ -33,8 +33,7 @@ struct Stats {
   uint64_t submits = 0;    // ... of which submitted at least one entry
   uint64_t cqes = 0;       // completions reaped
   uint64_t rings = 0;      // io_uring instances of the current (or last) Run: one per M that did I/O
-  uint64_t ringLocks = 0;  // acquisitions of the rings' SQ and CQ locks
-  uint64_t ringLocksContended = 0;  // ... that found the lock held by another thread
+  uint64_t ringLocksContended = 0;  // ring SQ/CQ lock acquisitions that found it held by another thread
 
   // both backends
   uint64_t waits = 0;        // operations that parked their goroutine
