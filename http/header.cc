@@ -1,0 +1,57 @@
+// header.cc — Header: a vector of fields searched without regard to case.
+
+#include "ringo/http/header.h"
+
+#include <algorithm>
+
+namespace ringo::http {
+
+namespace {
+inline char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? char(c + 32) : c; }
+}  // namespace
+
+bool EqualFold(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); i++)
+    if (a[i] != b[i] && lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+void Header::Add(std::string_view name, std::string_view value) {
+  f_.push_back({std::string(name), std::string(value)});
+}
+
+void Header::Set(std::string_view name, std::string_view value) {
+  auto it = std::find_if(f_.begin(), f_.end(), [&](const HeaderField& f) { return EqualFold(f.name, name); });
+  if (it == f_.end()) return Add(name, value);
+  it->value.assign(value);
+  // Later values of the same name go.
+  f_.erase(std::remove_if(it + 1, f_.end(), [&](const HeaderField& f) { return EqualFold(f.name, name); }),
+           f_.end());
+}
+
+void Header::Del(std::string_view name) {
+  f_.erase(std::remove_if(f_.begin(), f_.end(), [&](const HeaderField& f) { return EqualFold(f.name, name); }),
+           f_.end());
+}
+
+std::string_view Header::Get(std::string_view name) const noexcept {
+  for (const auto& f : f_)
+    if (EqualFold(f.name, name)) return f.value;
+  return {};
+}
+
+std::vector<std::string_view> Header::Values(std::string_view name) const {
+  std::vector<std::string_view> v;
+  for (const auto& f : f_)
+    if (EqualFold(f.name, name)) v.push_back(f.value);
+  return v;
+}
+
+bool Header::Has(std::string_view name) const noexcept {
+  for (const auto& f : f_)
+    if (EqualFold(f.name, name)) return true;
+  return false;
+}
+
+}  // namespace ringo::http
