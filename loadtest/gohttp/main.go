@@ -1,0 +1,116 @@
+// gohttp — the Go net/http twin of examples/hello.cc (same routes and
+// flags), for bench_http.sh.
+//
+//	./gohttp --addr 127.0.0.1:47381 --procs 1
+//	curl http://127.0.0.1:47381/plaintext      # Hello, World!
+//	curl -d hi http://127.0.0.1:47381/echo     # hi
+//
+// GET (or HEAD) / and /plaintext answer 200 text/plain "Hello, World!";
+// POST /echo answers the request's body (up to 1 MiB, else 413); other paths
+// are 404, other methods 405. --procs sets GOMAXPROCS (0 leaves Go's
+// default). On SIGINT or SIGTERM it closes the listener and every
+// connection, and exits 0.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"syscall"
+)
+
+var hello = []byte("Hello, World!")
+
+// plaintext: the header map is filled directly (no canonicalising Set) and
+// the Content-Type is explicit, so Go does not sniff the body.
+func plaintext(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header()["Allow"] = []string{"GET, HEAD"}
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	h := w.Header()
+	h["Content-Type"] = []string{"text/plain"}
+	h["Content-Length"] = []string{strconv.Itoa(len(hello))}
+	w.Write(hello)
+}
+
+const maxEcho = 1 << 20
+
+// echo reads the whole body first, so the answer has a Content-Length (and
+// no chunking) like the hello answers.
+func echo(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header()["Allow"] = []string{"POST"}
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxEcho))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "bad body", http.StatusBadRequest)
+		}
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	h := w.Header()
+	h["Content-Type"] = []string{ct}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.Write(body)
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	procs := flag.Int("procs", 0, "GOMAXPROCS (0: Go's default)")
+	flag.Parse()
+	if flag.NArg() > 0 || *procs < 0 {
+		fmt.Fprintln(os.Stderr, "usage: gohttp [--addr host:port] [--procs n]")
+		os.Exit(2)
+	}
+	if *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/plaintext", plaintext)
+	mux.HandleFunc("/echo", echo)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		plaintext(w, r)
+	})
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gohttp: listen %s: %v\n", *addr, err)
+		os.Exit(1)
+	}
+	fmt.Printf("gohttp: listening on %s (GOMAXPROCS %d)\n", ln.Addr(), runtime.GOMAXPROCS(0))
+
+	srv := &http.Server{Handler: mux}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		srv.Close()
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintf(os.Stderr, "gohttp: serve: %v\n", err)
+		os.Exit(1)
+	}
+}
