@@ -40,8 +40,11 @@
 # Output: the table on stdout and in build/loadtest/http/report.md; each
 # server's output in build/loadtest/http/<server>.log, wrk's in wrk.log.
 # Environment: REPS (5), SECS (5), SERVERS ("ringo go nginx"), SCENARIOS
-# ("keepalive256 pipeline16 close keepalive16"), HTTP_PORT (47380: ringo
-# listens on it, Go on +1, nginx on +2).
+# ("keepalive256 pipeline16 close keepalive16"), HTTP_PORT (27380: ringo
+# listens on it, Go on +1, nginx on +2). The ports sit below Linux's
+# ephemeral range (32768-60999 by default) on purpose: the close scenario
+# leaves thousands of wrk's ports in TIME_WAIT, and one of them on a server's
+# port makes that server's next bind fail.
 #
 # Every step is bounded (a server must answer within 10 s and exit within
 # 5 s of SIGTERM, else it is killed; wrk runs under `timeout`), so the run
@@ -55,7 +58,7 @@ reps=${REPS:-5}
 secs=${SECS:-5}
 read -ra servers <<<"${SERVERS:-ringo go nginx}"
 read -ra scenarios <<<"${SCENARIOS:-keepalive256 pipeline16 close keepalive16}"
-base_port=${HTTP_PORT:-47380}
+base_port=${HTTP_PORT:-27380}
 out=build/loadtest/http
 ngx="$PWD/$out/nginx" # nginx's prefix: its config, pid file and temp paths
 clk_tck=$(getconf CLK_TCK)
@@ -90,6 +93,10 @@ for c in "${scenarios[@]}"; do
   scenario "$c" || { echo "bench_http.sh: unknown scenario '$c' (keepalive256 keepalive16 pipeline16 close echo1k)"; exit 2; }
 done
 [[ $reps =~ ^[1-9][0-9]*$ && $secs =~ ^[1-9][0-9]*$ ]] || { echo "bench_http.sh: REPS and SECS must be positive integers"; exit 2; }
+read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range
+if ((base_port + 2 >= eph_lo && base_port <= eph_hi)); then
+  echo "note: HTTP_PORT $base_port..$((base_port + 2)) is in the ephemeral range $eph_lo-$eph_hi: a server may fail to bind after the close scenario"
+fi
 
 mkdir -p "$out"
 rm -f "$out"/*.txt "$out"/*.log "$out"/report.md
