@@ -15,9 +15,11 @@ class ResponseWriter;
 enum class SameSite { Default, Lax, Strict, None };
 
 struct Cookie {
-  std::string Name, Value;
-  std::string Path, Domain;
-  std::string Expires;  // an HTTP date, as sent ("" for a session cookie)
+  // The {}s let designated initializers skip fields under -Wextra (GCC's
+  // missing-field-initializers), as the example at the top does.
+  std::string Name{}, Value{};
+  std::string Path{}, Domain{};
+  std::string Expires{};  // an HTTP date, as sent ("" for a session cookie)
   int MaxAge = 0;       // > 0: seconds; < 0: delete now ("Max-Age=0"); 0: none
   bool Secure = false;
   bool HttpOnly = false;

@@ -71,8 +71,15 @@ class ServeMux final : public Handler {
   std::pair<http::Handler*, std::string> Handler(Request& r);
 
  private:
-  struct entry;
-  std::vector<std::unique_ptr<entry>> entries_;
+  struct entry;  // a registered pattern and its handler (mux.cc)
+  struct tree;   // the patterns arranged for matching: host, method, path trie
+  struct route;  // what a request matched, or which answer the mux gives itself
+  route find(const Request& r) const;
+  void serve(const route& rt, ResponseWriter& w, Request& r);
+
+  std::vector<std::unique_ptr<entry>> entries_;  // in registration order
+  std::unique_ptr<tree> tree_;
+  std::unique_ptr<http::Handler> own_;  // what Handler() returns for a 405 or a redirect
 };
 
 }  // namespace ringo::http
