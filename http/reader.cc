@@ -139,7 +139,7 @@ requestReader::step requestReader::feed(const char* data, size_t n) {
 
 int requestReader::onMessageBegin(llhttp_t* p) {
   requestReader* r = self(p);
-  r->head_ = requestHead{};
+  r->head_.reset();
   r->fieldOpen_ = false;
   r->headBytes_ = 0;
   return 0;

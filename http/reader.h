@@ -27,6 +27,8 @@
 
 #include <llhttp.h>
 
+#include "ringo/http/header.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -42,9 +44,8 @@ struct readLimits {
   size_t maxChunkExt = 256;          // extensions of one chunk (400)
 };
 
-struct header {
-  std::string name, value;
-};
+// A header line as received: the name as written, the value trimmed.
+using header = HeaderField;
 
 struct requestHead {
   std::string method, target;
@@ -54,6 +55,18 @@ struct requestHead {
   bool chunked = false;
   bool keepAlive = true;
   bool upgrade = false;
+
+  // reset empties the head for the next message, keeping capacity.
+  void reset() noexcept {
+    method.clear();
+    target.clear();
+    major = minor = 1;
+    headers.clear();
+    contentLength = -1;
+    chunked = false;
+    keepAlive = true;
+    upgrade = false;
+  }
 };
 
 enum class readEvent { needMore, head, body, done, error };
@@ -78,6 +91,8 @@ class requestReader {
   step feed(const char* data, size_t n);
 
   const requestHead& head() const { return head_; }
+  // The server takes the header vector (swapping in the last one's).
+  requestHead& head() { return head_; }
   // After readEvent::error: the status to answer (400, 413, 414, 431, 501)
   // and why, for the log.
   int errorStatus() const { return errStatus_; }

@@ -28,13 +28,17 @@ net::IOResult Body::Read(std::span<char> buf) {
 
 net::Result<std::string> Body::ReadAll() {
   std::string s;
+  size_t len = 0;
   for (;;) {
-    const size_t n = s.size();
-    s.resize(n + (n < 4096 ? 4096 : n));  // doubling, as Go's io.ReadAll
-    auto r = Read({s.data() + n, s.size() - n});
-    s.resize(n + r.n);
-    if (r.err == net::ErrEOF) return {std::move(s), {}};
-    if (r.err) return {std::move(s), r.err};
+    // Grow by doubling, as Go's io.ReadAll; each byte is zeroed once.
+    if (len == s.size()) s.resize(len < 4096 ? 4096 : 2 * len);
+    auto r = Read({s.data() + len, s.size() - len});
+    len += r.n;
+    if (r.err) {
+      s.resize(len);
+      if (r.err == net::ErrEOF) return {std::move(s), {}};
+      return {std::move(s), r.err};
+    }
   }
 }
 

@@ -302,6 +302,7 @@ Stats ReadStats() {
   s.sysmonPolls = r(stats.sysmonPolls);
   s.recvNoBufs = r(stats.recvNoBufs);
   s.epollWaits = r(stats.epollWaits);
+  s.parked = current ? current->parked() : 0;
   return s;
 }
 

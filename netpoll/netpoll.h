@@ -113,6 +113,8 @@ class poller {
   virtual runtime::G* poll(int64_t delay) = 0;
   virtual void breakPoll() = 0;
   virtual bool anyWaiters() = 0;
+  // parked counts the goroutines parked on an operation now (Stats).
+  virtual int64_t parked() const = 0;
   // flush submits what this thread has queued; called before the thread
   // blocks outside the scheduler (ringo::Blocking).
   virtual void flush() {}

@@ -108,6 +108,8 @@ class epoll final : public poller {
     (void)!write(evfd_, &one, sizeof one);
   }
 
+  int64_t parked() const override { return nwait_.load(std::memory_order_relaxed); }
+
   bool anyWaiters() override {
     return nwait_.load(std::memory_order_relaxed) > 0 || nclosers.load(std::memory_order_relaxed) > 0; }
 

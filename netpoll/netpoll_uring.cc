@@ -219,6 +219,8 @@ class uring final : public poller {
     (void)!write(evfd_, &one, sizeof one);
   }
 
+  int64_t parked() const override { return nwait_.load(std::memory_order_relaxed); }
+
   bool anyWaiters() override {
     return nwait_.load(std::memory_order_relaxed) > 0 || nclosers.load(std::memory_order_relaxed) > 0;
   }

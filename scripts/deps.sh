@@ -4,9 +4,9 @@
 # build: compiler, CMake, pkg-config, GoogleTest, Google Benchmark
 # later layers and peers: liburing, OpenSSL, llhttp (C sources), wrk, curl,
 # Go 1.19 and nginx for side-by-side runs, clang for libFuzzer, gdb for the
-# goroutine script's test.
+# goroutine script's test, python3 for the HTTP client tests (http.client).
 RINGO_DEPS=(build-essential cmake pkg-config googletest libgtest-dev libbenchmark-dev
-  liburing-dev libssl-dev node-llhttp wrk curl golang-go nginx clang gdb)
+  liburing-dev libssl-dev node-llhttp wrk curl golang-go nginx clang gdb python3)
 
 ringo_install_deps() {
   local missing=() p

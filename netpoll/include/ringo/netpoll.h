@@ -42,6 +42,7 @@ struct Stats {
   uint64_t sysmonPolls = 0;  // polls by sysmon, when no M had polled for 10 ms
   uint64_t recvNoBufs = 0;   // Recv that found the shared buffers used up
   uint64_t epollWaits = 0;   // epoll_wait calls
+  int64_t parked = 0;        // goroutines parked on an operation now (in-flight I/O)
 
   uint64_t sqes() const { return recv + recvBuf + send + accept + connect + cancel; }
 };

@@ -35,7 +35,7 @@ using namespace std::chrono_literals;
 struct ServerOptions {
   std::string addr = ":8080";            // ListenAndServe's address (host:port)
   Handler* handler = nullptr;            // not owned; required
-  std::shared_ptr<Handler> owned;        // or an owned one (used when handler is null)
+  std::shared_ptr<Handler> owned = {};   // or an owned one (used when handler is null)
 
   // Timeouts (0: none).
   std::chrono::nanoseconds read_header_timeout = 10s;  // first byte of a request to its last header byte
@@ -54,13 +54,14 @@ struct ServerOptions {
                                           // (0: RLIMIT_NOFILE minus 64, as descriptors bound it anyway)
   size_t max_output_bytes = 64 << 10;     // response bytes buffered before they must go out
 
-  std::shared_ptr<Logger> logger;         // nullptr: StderrLogger()
+  std::shared_ptr<Logger> logger = {};    // nullptr: StderrLogger()
   bool access_log = false;                // one line per request (common log format) to logger at Info
-  net::ListenConfig listen;               // SO_REUSEPORT, backlog
+  net::ListenConfig listen = {};          // SO_REUSEPORT, backlog
 };
 
 namespace detail {
-struct server;  // the shared state (server.cc)
+struct server;        // the shared state (server.cc)
+struct serverAccess;  // the connection loop over other transports (transport.h)
 }
 
 // Server serves HTTP/1.1 on listeners: one goroutine per connection, which
@@ -103,6 +104,7 @@ class Server {
   net::Addr Addr() const;
 
  private:
+  friend struct detail::serverAccess;
   std::shared_ptr<detail::server> s_;
 };
 

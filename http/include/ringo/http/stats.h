@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -32,8 +33,13 @@ struct Stats {
 };
 Stats ReadStats();
 
+// Publish adds a named integer to VarsJSON's "vars" object (Go's
+// expvar.Publish); f is called at each rendering, from any goroutine. A
+// second Publish of a name replaces the first.
+void Publish(std::string name, std::function<int64_t()> f);
+
 // VarsJSON renders the process's counters as one JSON object, Go's expvar
-// shape: {"http": {...}, "netpoll": {...}, "runtime": {...}}.
+// shape: {"http": {...}, "netpoll": {...}, "runtime": {...}, "vars": {...}}.
 std::string VarsJSON();
 // VarsHandler serves VarsJSON as application/json.
 std::shared_ptr<Handler> VarsHandler();

@@ -1,0 +1,74 @@
+// transport.h — what the connection loop reads and writes through: a plain
+// net::Conn now, TLS later, an in-memory pair in tests. Internal.
+//
+// recv hands out a view of the bytes that arrived, valid until the next recv
+// or drop: the plain transport lends the poller's receive buffer (an idle
+// connection holds none), TLS its decrypted plaintext.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include <memory>
+
+#include "ringo/http/server.h"
+#include "ringo/net.h"
+#include "ringo/time.h"
+
+namespace ringo::http::detail {
+
+class transport {
+ public:
+  virtual ~transport() = default;
+  // recv parks until bytes arrive: a view of them, or net::ErrEOF, a
+  // deadline or another error.
+  virtual net::Result<std::string_view> recv() = 0;
+  // drop releases the last recv's bytes.
+  virtual void drop() noexcept = 0;
+  // write sends all of data (parking as needed) or fails.
+  virtual net::IOResult write(std::string_view data) = 0;
+  virtual std::error_code setReadDeadline(Time t) = 0;
+  virtual std::error_code setWriteDeadline(Time t) = 0;
+  // closeWrite half-closes (FIN) so the client reads our last response.
+  virtual std::error_code closeWrite() = 0;
+  // close may be called from any goroutine, once or more; parked calls
+  // return net::ErrClosed.
+  virtual void close() noexcept = 0;
+  virtual std::string remoteAddr() const = 0;
+  // hijack hands the connection out; the transport forgets it.
+  virtual net::Result<net::Conn> hijack() { return {{}, std::make_error_code(std::errc::operation_not_supported)}; }
+};
+
+// plainTransport is a TCP or Unix connection.
+class plainTransport final : public transport {
+ public:
+  explicit plainTransport(net::Conn c) noexcept : c_(std::move(c)) {}
+  net::Result<std::string_view> recv() override {
+    auto [b, err] = c_.Recv();
+    buf_ = std::move(b);
+    if (err) return {{}, err};
+    return {buf_.view(), {}};
+  }
+  void drop() noexcept override { buf_ = net::Buffer(); }
+  net::IOResult write(std::string_view data) override { return c_.Write(data); }
+  std::error_code setReadDeadline(Time t) override { return c_.SetReadDeadline(t); }
+  std::error_code setWriteDeadline(Time t) override { return c_.SetWriteDeadline(t); }
+  std::error_code closeWrite() override { return c_.CloseWrite(); }
+  void close() noexcept override { (void)c_.Close(); }
+  std::string remoteAddr() const override { return c_.RemoteAddr().String(); }
+  net::Result<net::Conn> hijack() override { return {std::move(c_), {}}; }
+
+ private:
+  net::Conn c_;
+  net::Buffer buf_;
+};
+
+// serverAccess runs a Server's connection loop over any transport, on the
+// calling goroutine, until the connection ends: TLS and the tests' in-memory
+// pair come in here, the same loop as plain TCP.
+struct serverAccess {
+  static void serve(Server& s, std::shared_ptr<transport> t);
+};
+
+}  // namespace ringo::http::detail

@@ -1,0 +1,153 @@
+// client.h — the tests' byte-exact HTTP client over ringo's own sockets, and
+// a server on 127.0.0.1:0 for the length of a test.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <ringo/http.h>
+#include <ringo/ringo.h>
+
+#include <charconv>
+#include <functional>
+#include <string>
+
+namespace ringo::testing {
+
+namespace http = ringo::http;
+namespace net = ringo::net;
+using namespace std::chrono_literals;
+
+struct Response {
+  bool ok = false;  // a whole response was read
+  int status = 0;
+  std::string proto;
+  http::Header header;
+  std::string body;
+  bool chunked = false;
+};
+
+// rawClient speaks HTTP/1.1 byte by byte: it writes what the test says and
+// parses what comes back. Every read is bounded by a 10 s deadline.
+class rawClient {
+ public:
+  explicit rawClient(const std::string& addr) {
+    auto [c, err] = net::Dial("tcp", addr);
+    EXPECT_FALSE(err) << err.message();
+    c_ = std::move(c);
+  }
+  net::Conn& conn() { return c_; }
+
+  bool Send(std::string_view s) { return !c_.Write(s).err; }
+
+  // Response reads one response; head: the request was HEAD (no body).
+  Response Read(bool head = false) {
+    Response r;
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!more()) return r;
+    std::string_view h(buf_.data(), end);
+    size_t eol = h.find("\r\n");
+    std::string_view line = h.substr(0, eol);
+    r.proto = std::string(line.substr(0, 8));
+    if (line.size() < 12) return r;
+    std::from_chars(line.data() + 9, line.data() + 12, r.status);
+    for (size_t p = eol == std::string_view::npos ? h.size() : eol + 2; p < h.size();) {
+      size_t e = h.find("\r\n", p);
+      if (e == std::string_view::npos) e = h.size();
+      std::string_view f = h.substr(p, e - p);
+      size_t colon = f.find(':');
+      std::string_view v = f.substr(colon + 1);
+      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+      r.header.Add(f.substr(0, colon), v);
+      p = e + 2;
+    }
+    buf_.erase(0, end + 4);
+    const bool interim = r.status >= 100 && r.status < 200;
+    if (head || interim || r.status == 204 || r.status == 304) {
+      r.ok = true;
+      return r;
+    }
+    if (auto cl = r.header.Get("Content-Length"); !cl.empty()) {
+      size_t n = std::stoul(std::string(cl));
+      while (buf_.size() < n)
+        if (!more()) return r;
+      r.body = buf_.substr(0, n);
+      buf_.erase(0, n);
+      r.ok = true;
+      return r;
+    }
+    if (http::EqualFold(r.header.Get("Transfer-Encoding"), "chunked")) {
+      r.chunked = true;
+      for (;;) {
+        size_t e;
+        while ((e = buf_.find("\r\n")) == std::string::npos)
+          if (!more()) return r;
+        size_t n = std::stoul(buf_.substr(0, e), nullptr, 16);
+        while (buf_.size() < e + 2 + n + 2)
+          if (!more()) return r;
+        r.body.append(buf_, e + 2, n);
+        buf_.erase(0, e + 2 + n + 2);
+        if (n == 0) break;
+      }
+      r.ok = true;
+      return r;
+    }
+    // Delimited by close.
+    while (more()) {
+    }
+    r.body = std::move(buf_);
+    buf_.clear();
+    r.ok = eof_;
+    return r;
+  }
+
+  // Closed reads until the server closes (true) or 10 s pass (false);
+  // bytes that come first are kept in leftover().
+  bool Closed() {
+    while (more()) {
+    }
+    return eof_;
+  }
+  const std::string& leftover() const { return buf_; }
+
+ private:
+  bool more() {
+    if (eof_) return false;
+    (void)c_.SetReadDeadline(std::chrono::steady_clock::now() + 10s);
+    char b[16 << 10];
+    auto [n, err] = c_.Read(b);
+    if (err) {
+      eof_ = err == net::ErrEOF || err == std::errc::connection_reset;
+      return false;
+    }
+    buf_.append(b, n);
+    return true;
+  }
+
+  net::Conn c_;
+  std::string buf_;
+  bool eof_ = false;
+};
+
+// WithServer runs fn with a server for opts on 127.0.0.1:0 inside
+// ringo::Run, then closes the server and checks that Serve returned.
+inline void WithServer(http::ServerOptions opts, const std::function<void(const std::string&, http::Server&)>& fn,
+                       int procs = 1) {
+  ringo::Options ro;
+  ro.maxprocs = procs;
+  ringo::Run(
+      [&] {
+        auto [ln, err] = net::Listen("tcp", "127.0.0.1:0");
+        ASSERT_FALSE(err) << err.message();
+        const std::string addr = ln.Address().String();
+        http::Server srv(std::move(opts));
+        ringo::Chan<std::error_code> served(1);
+        ringo::Go([&, ln]() mutable { served.Send(srv.Serve(std::move(ln))); });
+        fn(addr, srv);
+        (void)srv.Close();
+        auto [e, ok] = served.Recv();
+        EXPECT_EQ(e, http::ErrServerClosed);
+      },
+      ro);
+}
+
+}  // namespace ringo::testing

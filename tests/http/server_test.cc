@@ -1,0 +1,651 @@
+// server_test.cc — the HTTP/1.1 server end to end over real sockets on
+// 127.0.0.1, byte-exact through ringo's own connections. The whole suite
+// runs on both pollers (test.sh's epoll variant).
+#include <dirent.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+
+#include "../runtime/test_util.h"
+#include "client.h"
+
+using namespace std::chrono_literals;
+using ringo::testing::Response;
+using ringo::testing::rawClient;
+using ringo::testing::Scaled;
+using ringo::testing::WithServer;
+namespace http = ringo::http;
+namespace net = ringo::net;
+
+namespace {
+
+int OpenFds() {
+  int n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  while (dirent* e = readdir(d))
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n - 1;
+}
+
+// The routes the tests use, by path (the mux has its own tests).
+struct routes final : http::Handler {
+  std::function<void(http::ResponseWriter&, http::Request&)> extra;
+  void ServeHTTP(http::ResponseWriter& w, http::Request& r) override {
+    const std::string& p = r.URL.Path;
+    if (p == "/hello") {
+      w.Header().Set("Content-Type", "text/plain");
+      (void)w.Write("Hello, World!");
+    } else if (p == "/echo") {
+      auto [body, err] = r.Body.ReadAll();
+      if (err) return http::Error(w, err.message(), err == http::ErrBodyTooLarge ? 413 : 400);
+      (void)w.Write(body);
+    } else if (p == "/path") {
+      (void)w.Write(r.RequestURI);
+    } else if (p == "/big") {
+      std::string s(100 << 10, 'b');
+      (void)w.Write(s);
+    } else if (extra) {
+      extra(w, r);
+    } else {
+      w.WriteHeader(404);
+    }
+  }
+};
+
+http::ServerOptions Opts(http::Handler& h) {
+  http::ServerOptions o;
+  o.handler = &h;
+  return o;
+}
+
+std::string Get(std::string_view path, std::string_view extra = "") {
+  return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) + "\r\n";
+}
+
+// ---- the basics -------------------------------------------------------------
+
+TEST(Server, AnswersWithLengthDateAndType) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/hello")));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.proto, "HTTP/1.1");
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "Hello, World!");
+    EXPECT_EQ(r.header.Get("Content-Length"), "13");
+    EXPECT_EQ(r.header.Get("Content-Type"), "text/plain");
+    EXPECT_EQ(r.header.Get("Date").size(), 29u);  // "Mon, 23 Nov 2026 11:40:00 GMT"
+    EXPECT_FALSE(r.header.Has("Connection"));
+  });
+}
+
+TEST(Server, KeepsTheConnectionAliveAcrossRequests) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    for (int i = 0; i < 5; i++) {
+      ASSERT_TRUE(c.Send(Get("/hello")));
+      auto r = c.Read();
+      ASSERT_TRUE(r.ok) << i;
+      EXPECT_EQ(r.body, "Hello, World!");
+    }
+    EXPECT_EQ(http::ReadStats().conns_open, 1);
+  });
+}
+
+TEST(Server, AnswersOneHundredPipelinedRequestsInOrder) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    std::string all;
+    for (int i = 0; i < 100; i++) all += Get("/path?i=" + std::to_string(i));
+    ASSERT_TRUE(c.Send(all));  // one write
+    for (int i = 0; i < 100; i++) {
+      auto r = c.Read();
+      ASSERT_TRUE(r.ok) << i;
+      EXPECT_EQ(r.body, "/path?i=" + std::to_string(i));
+    }
+  });
+}
+
+TEST(Server, ReadsARequestSentOneByteAtATime) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    std::string req = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello";
+    for (char ch : req) ASSERT_TRUE(c.Send(std::string_view(&ch, 1)));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.body, "hello");
+  });
+}
+
+TEST(Server, HTTP10ClosesUnlessAskedToKeepAlive) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    {
+      rawClient c(addr);
+      ASSERT_TRUE(c.Send("GET /hello HTTP/1.0\r\n\r\n"));
+      auto r = c.Read();
+      ASSERT_TRUE(r.ok);
+      EXPECT_EQ(r.proto, "HTTP/1.0");
+      EXPECT_EQ(r.header.Get("Connection"), "close");
+      EXPECT_TRUE(c.Closed());
+    }
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.header.Get("Connection"), "keep-alive");
+    ASSERT_TRUE(c.Send("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    EXPECT_TRUE(c.Read().ok);
+  });
+}
+
+TEST(Server, ConnectionCloseIsHonoured) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/hello", "Connection: close\r\n") + Get("/hello")));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.header.Get("Connection"), "close");
+    EXPECT_TRUE(c.Closed());
+    EXPECT_EQ(c.leftover(), "");  // the second request was never answered
+  });
+}
+
+TEST(Server, EchoesChunkedAndSizedBodies) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.body, "hello world");
+    ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"));
+    r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.body, "abc");
+  });
+}
+
+TEST(Server, EchoesA64MiBBody) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    const size_t n = size_t(Scaled(64)) << 20;
+    std::string body(n, '\0');
+    for (size_t i = 0; i < n; i++) body[i] = char('a' + i % 26);
+    rawClient c(addr);
+    // The writer runs apart: the echo comes back while the body goes out.
+    ringo::Chan<bool> sent(1);
+    ringo::Go([&] {
+      bool ok = c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(n) + "\r\n\r\n");
+      sent.Send(ok && c.Send(body));
+    });
+    auto r = c.Read();
+    EXPECT_TRUE(sent.Recv().first);
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.body.size(), n);
+    EXPECT_TRUE(r.body == body);
+    EXPECT_TRUE(r.chunked);  // larger than the response buffer
+  });
+}
+
+TEST(Server, AnswersExpectContinueBeforeTheBody) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
+    auto interim = c.Read();
+    ASSERT_TRUE(interim.ok);
+    EXPECT_EQ(interim.status, 100);
+    ASSERT_TRUE(c.Send("body"));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "body");
+  });
+}
+
+TEST(Server, HeadHasTheHeadersOfGetWithoutTheBody) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send("HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n" + Get("/hello")));
+    auto r = c.Read(true);
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.header.Get("Content-Length"), "13");
+    auto g = c.Read();  // the next response starts right after the head
+    ASSERT_TRUE(g.ok);
+    EXPECT_EQ(g.body, "Hello, World!");
+  });
+}
+
+TEST(Server, LongResponsesAreChunkedAndFlushStreams) {
+  routes h;
+  ringo::Chan<int> step(0);
+  h.extra = [&](http::ResponseWriter& w, http::Request& r) {
+    if (r.URL.Path != "/flush") return w.WriteHeader(404);
+    (void)w.Write("first");
+    EXPECT_FALSE(w.Flush());
+    step.Recv();  // the client saw "first" before we go on
+    (void)w.Write("second");
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/big")));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_TRUE(r.chunked);
+    EXPECT_EQ(r.body, std::string(100 << 10, 'b'));
+
+    ASSERT_TRUE(c.Send(Get("/flush")));
+    char buf[512];
+    std::string got;
+    while (got.find("first\r\n") == std::string::npos) {
+      auto [n, err] = c.conn().Read(buf);
+      ASSERT_FALSE(err);
+      got.append(buf, n);
+    }
+    EXPECT_NE(got.find("Transfer-Encoding: chunked"), std::string::npos);
+    step.Send(1);
+  });
+}
+
+TEST(Server, HandlerContentLengthIsKeptAndEnforced) {
+  routes h;
+  std::error_code over;
+  h.extra = [&](http::ResponseWriter& w, http::Request&) {
+    w.Header().Set("Content-Length", "6");
+    (void)w.Write("abc");
+    (void)w.Write("def");
+    over = w.Write("g").err;
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/cl")));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.body, "abcdef");
+    EXPECT_EQ(r.header.Get("Content-Length"), "6");
+    EXPECT_EQ(over, http::ErrContentLength);
+  });
+}
+
+TEST(Server, HeaderValuesCannotSplitTheResponse) {
+  routes h;
+  h.extra = [&](http::ResponseWriter& w, http::Request&) {
+    w.Header().Set("X-Evil", "a\r\nSet-Cookie: pwned=1\r\n\r\nbody");
+    w.Header().Set("Bad Name", "x");
+    (void)w.Write("ok");
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/x")));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_FALSE(r.header.Has("Set-Cookie"));
+    EXPECT_FALSE(r.header.Has("Bad Name"));
+    EXPECT_EQ(r.header.Get("X-Evil"), "a  Set-Cookie: pwned=1    body");
+    EXPECT_EQ(r.body, "ok");
+  });
+}
+
+// ---- bad input: a clear status, then the connection closes ------------------
+
+struct badCase {
+  const char* name;
+  std::string bytes;
+  int status;
+};
+
+class BadInput : public ::testing::TestWithParam<badCase> {};
+
+TEST_P(BadInput, GetsItsStatusThenCloseAndNothingAfterIsServed) {
+  routes h;
+  std::atomic<int> served{0};
+  h.extra = [&](http::ResponseWriter& w, http::Request&) {
+    served++;
+    w.WriteHeader(200);
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    const auto before = http::ReadStats().requests_rejected;
+    rawClient c(addr);
+    // A valid request smuggled after the bad one must never be served.
+    ASSERT_TRUE(c.Send(GetParam().bytes + Get("/smuggled")));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, GetParam().status);
+    EXPECT_EQ(r.header.Get("Connection"), "close");
+    EXPECT_TRUE(c.Closed());
+    EXPECT_EQ(c.leftover(), "");
+    EXPECT_EQ(served.load(), 0);
+    EXPECT_EQ(http::ReadStats().requests_rejected, before + 1);
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Server, BadInput,
+    ::testing::Values(
+        badCase{"MalformedRequestLine", "GARBAGE\r\n\r\n", 400},
+        badCase{"BareLF", "GET / HTTP/1.1\nHost: t\n\n", 400},
+        badCase{"NulInHeader", std::string("GET / HTTP/1.1\r\nHost: t\r\nX: a\0b\r\n\r\n", 32), 400},
+        badCase{"SpaceBeforeHeaderName", "GET / HTTP/1.1\r\n Host: t\r\n\r\n", 400},
+        badCase{"ContentLengthWithChunked",
+                "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+        badCase{"ConflictingContentLength", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+                400},
+        badCase{"UnknownTransferCoding", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+        badCase{"MissingHost", "GET / HTTP/1.1\r\n\r\n", 400},
+        badCase{"TwoHosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+        badCase{"TLSClientHello", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), 400},
+        badCase{"URITooLong", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n", 414},
+        badCase{"HeadersTooLarge", "GET / HTTP/1.1\r\nHost: t\r\nX: " + std::string(70000, 'a') + "\r\n\r\n", 431},
+        badCase{"BodyOverTheServerLimit", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999\r\n\r\n", 413},
+        badCase{"UnsupportedExpect", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nExpect: magic\r\n\r\nx", 417}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(Server, InvalidChunkSizeFailsTheBodyReadAndCloses) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n" +
+                       Get("/hello")));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.header.Get("Connection"), "close");
+    EXPECT_TRUE(c.Closed());
+    EXPECT_EQ(c.leftover(), "");
+  });
+}
+
+TEST(Server, MaxBytesReaderStopsAChunkedBody) {
+  routes h;
+  h.extra = [&](http::ResponseWriter& w, http::Request& r) {
+    http::MaxBytesReader(w, r, 4);
+    auto [body, err] = r.Body.ReadAll();
+    if (err == http::ErrBodyTooLarge) return http::Error(w, "too large", 413);
+    (void)w.Write(body);
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send("POST /limited HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n"));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 413);
+    rawClient d(addr);
+    ASSERT_TRUE(d.Send("POST /limited HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nabcd"));
+    r = d.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "abcd");
+  });
+}
+
+// ---- handlers that fail ----------------------------------------------------------
+
+TEST(Server, AThrowingHandlerGets500AndTheServerGoesOn) {
+  routes h;
+  h.extra = [&](http::ResponseWriter& w, http::Request&) {
+    (void)w.Write("partial, never sent");
+    throw std::runtime_error("boom");
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    const auto before = http::ReadStats().requests_failed;
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/throw")));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 500);
+    EXPECT_EQ(r.body, "Internal Server Error\n");
+    EXPECT_EQ(http::ReadStats().requests_failed, before + 1);
+    rawClient d(addr);
+    ASSERT_TRUE(d.Send(Get("/hello")));
+    EXPECT_EQ(d.Read().body, "Hello, World!");
+  });
+}
+
+// ---- timeouts -------------------------------------------------------------------
+
+TEST(Server, ASlowHeadIsCutAtTheHeaderTimeoutNeverEarly) {
+  routes h;
+  auto o = Opts(h);
+  o.read_header_timeout = 300ms;
+  WithServer(o, [&](const std::string& addr, http::Server&) {
+    rawClient slow(addr);
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(slow.Send("GET /hello HTTP/1.1\r\n"));
+    // A well-behaved client on another connection is served meanwhile.
+    rawClient ok(addr);
+    ASSERT_TRUE(ok.Send(Get("/hello")));
+    EXPECT_EQ(ok.Read().body, "Hello, World!");
+    ringo::Sleep(100ms);
+    ASSERT_TRUE(slow.Send("X-Slow: 1\r\n"));  // bytes do not extend the deadline
+    EXPECT_TRUE(slow.Closed());
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_GE(took, 300ms);
+    EXPECT_LT(took, 5s);
+  });
+}
+
+TEST(Server, AnIdleConnectionIsClosedAtTheIdleTimeoutNeverEarly) {
+  routes h;
+  auto o = Opts(h);
+  o.idle_timeout = 300ms;
+  WithServer(o, [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/hello")));
+    ASSERT_TRUE(c.Read().ok);
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_TRUE(c.Closed());
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_GE(took, 300ms);
+    EXPECT_LT(took, 5s);
+  });
+}
+
+TEST(Server, AStalledBodyFailsAtTheReadTimeout) {
+  routes h;
+  std::error_code got;
+  h.extra = [&](http::ResponseWriter& w, http::Request& r) {
+    auto [body, err] = r.Body.ReadAll();
+    got = err;
+    http::Error(w, "slow", 408);
+  };
+  auto o = Opts(h);
+  o.read_timeout = 300ms;
+  WithServer(o, [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(c.Send("POST /slowbody HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nab"));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 408);
+    EXPECT_EQ(got, net::ErrDeadlineExceeded);
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);
+    EXPECT_TRUE(c.Closed());
+  });
+}
+
+// ---- Context, Hijack, Shutdown ----------------------------------------------------
+
+TEST(Server, TheRequestContextEndsWhenTheClientGoes) {
+  routes h;
+  ringo::Chan<int> entered(1), woke(1);
+  h.extra = [&](http::ResponseWriter&, http::Request& r) {
+    auto ctx = r.Context();
+    entered.Send(1);
+    ringo::Select(ringo::Recv(ctx.Done()), ringo::Recv(ringo::After(10s)));
+    woke.Send(ctx.Err() == ringo::ContextError::Canceled ? 1 : 0);
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/wait")));
+    entered.Recv();
+    (void)c.conn().Close();
+    EXPECT_EQ(woke.Recv().first, 1);
+  });
+}
+
+TEST(Server, HijackHandsOverTheConnectionAndWhatWasBuffered) {
+  routes h;
+  h.extra = [&](http::ResponseWriter& w, http::Request&) {
+    auto [hj, err] = w.Hijack();
+    ASSERT_FALSE(err);
+    EXPECT_EQ(hj.buffered, "early");
+    (void)hj.conn.Write("HTTP/1.1 101 Switching Protocols\r\n\r\nraw:" + hj.buffered);
+    char b[16];
+    auto [n, rerr] = hj.conn.Read(b);
+    ASSERT_FALSE(rerr);
+    (void)hj.conn.Write(std::string_view(b, n));
+    (void)hj.conn.Close();
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/upgrade", "Connection: Upgrade\r\nUpgrade: x\r\n") + "early"));
+    auto r = c.Read(true);
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 101);
+    ASSERT_TRUE(c.Send("ping"));
+    EXPECT_TRUE(c.Closed());
+    EXPECT_EQ(c.leftover(), "raw:earlyping");
+  });
+}
+
+TEST(Server, ShutdownLetsInFlightRequestsFinishAndClosesIdleOnes) {
+  routes h;
+  ringo::Chan<int> entered(1), release(1);
+  h.extra = [&](http::ResponseWriter& w, http::Request&) {
+    entered.Send(1);
+    release.Recv();
+    (void)w.Write("finished");
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server& srv) {
+    rawClient idle(addr);
+    ASSERT_TRUE(idle.Send(Get("/hello")));
+    ASSERT_TRUE(idle.Read().ok);
+    rawClient busy(addr);
+    ASSERT_TRUE(busy.Send(Get("/slow")));
+    entered.Recv();
+    ringo::Chan<std::error_code> done(1);
+    ringo::Go([&] { done.Send(srv.Shutdown(std::chrono::steady_clock::now() + 10s)); });
+    EXPECT_TRUE(idle.Closed());  // the idle one goes at once
+    EXPECT_FALSE(done.TryRecv().has_value());  // Shutdown waits for the busy one
+    release.Send(1);
+    auto r = busy.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.body, "finished");
+    EXPECT_EQ(r.header.Get("Connection"), "close");
+    EXPECT_FALSE(done.Recv().first);
+    EXPECT_EQ(http::ReadStats().conns_open, 0);
+    // After Shutdown nothing is accepted.
+    auto [c2, derr] = net::Dial("tcp", addr);
+    EXPECT_TRUE(derr);
+  });
+}
+
+TEST(Server, ShutdownPastItsDeadlineCancelsAndCloses) {
+  routes h;
+  ringo::Chan<int> entered(1);
+  h.extra = [&](http::ResponseWriter&, http::Request& r) {
+    auto ctx = r.Context();
+    entered.Send(1);
+    ringo::Select(ringo::Recv(ctx.Done()), ringo::Recv(ringo::After(10s)));
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server& srv) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/stuck")));
+    entered.Recv();
+    auto err = srv.Shutdown(std::chrono::steady_clock::now() + 200ms);
+    EXPECT_EQ(err, net::ErrDeadlineExceeded);
+    EXPECT_TRUE(c.Closed());
+  });
+}
+
+TEST(Server, AcceptWaitsPastMaxConns) {
+  routes h;
+  auto o = Opts(h);
+  o.max_conns = 2;
+  WithServer(o, [&](const std::string& addr, http::Server&) {
+    rawClient a(addr), b(addr);
+    ASSERT_TRUE(a.Send(Get("/hello")));
+    ASSERT_TRUE(a.Read().ok);
+    ASSERT_TRUE(b.Send(Get("/hello")));
+    ASSERT_TRUE(b.Read().ok);
+    rawClient third(addr);  // connects (backlog) but is not accepted yet
+    ASSERT_TRUE(third.Send(Get("/hello")));
+    ringo::Sleep(100ms);
+    EXPECT_EQ(http::ReadStats().conns_open, 2);
+    (void)a.conn().Close();  // a slot frees: the third is served
+    auto r = third.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.body, "Hello, World!");
+  });
+}
+
+// ---- Goexit: an aborted request leaks nothing --------------------------------------
+
+TEST(Server, GoexitAbortsTheRequestAndLeaksNothing) {
+  routes h;
+  std::atomic<int64_t> held{0};
+  h.extra = [&](http::ResponseWriter& w, http::Request& r) {
+    held++;
+    auto release = ringo::Defer([&] { held--; });
+    auto ctx = r.Context();  // arms the background read: an operation in flight at Goexit
+    (void)w.Write("partial");
+    ASSERT_FALSE(w.Flush());  // the head and "partial" are on the wire
+    ringo::Goexit();
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    // Warm up: the pool and the Ms exist before the baseline.
+    for (int i = 0; i < 3; i++) {
+      rawClient c(addr);
+      ASSERT_TRUE(c.Send(Get("/hello")));
+      ASSERT_TRUE(c.Read().ok);
+    }
+    // The warm-up connections' server sides end when they read EOF.
+    const auto settle = std::chrono::steady_clock::now() + 10s;
+    while (http::ReadStats().conns_open != 0 && std::chrono::steady_clock::now() < settle) ringo::Sleep(1ms);
+    ASSERT_EQ(http::ReadStats().conns_open, 0);
+    const int fds0 = OpenFds();
+    const int gs0 = ringo::NumGoroutine();
+    const auto s0 = http::ReadStats();
+    const auto parked0 = ringo::netpoll::ReadStats().parked;
+    const int n = int(Scaled(2000));
+    for (int i = 0; i < n; i++) {
+      rawClient c(addr);
+      ASSERT_TRUE(c.Send(Get("/abort")));
+      // What was flushed arrives, then the connection closes.
+      EXPECT_TRUE(c.Closed());
+      ASSERT_NE(c.leftover().find("HTTP/1.1 200 OK"), std::string::npos);
+      ASSERT_NE(c.leftover().find("7\r\npartial\r\n"), std::string::npos);
+      ASSERT_EQ(c.leftover().find("0\r\n\r\n"), std::string::npos);  // never finished
+    }
+    // The server's side of the last close may still be unwinding: wait for
+    // the counters, bounded.
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while ((http::ReadStats().conns_open != 0 || ringo::NumGoroutine() != gs0) &&
+           std::chrono::steady_clock::now() < until)
+      ringo::Sleep(1ms);
+    const auto s1 = http::ReadStats();
+    EXPECT_EQ(s1.requests_aborted - s0.requests_aborted, uint64_t(n));
+    EXPECT_EQ(s1.requests_in_flight, s0.requests_in_flight);
+    EXPECT_EQ(s1.conns_open, 0);
+    EXPECT_EQ(s1.buffers_in_use, s0.buffers_in_use);
+    EXPECT_GT(s1.buffers_reused, s0.buffers_reused);
+    EXPECT_EQ(held.load(), 0);
+    EXPECT_EQ(ringo::netpoll::ReadStats().parked, parked0);  // only the accept loop waits
+    EXPECT_EQ(OpenFds(), fds0);
+    EXPECT_EQ(ringo::NumGoroutine(), gs0);
+    if (ringo::NumGoroutine() != gs0) std::fprintf(stderr, "%s\n", ringo::Stack(true).c_str());
+  });
+}
+
+}  // namespace
