@@ -321,13 +321,13 @@ struct conn final : bodySource, Request::contextSource, ResponseWriter {
   void idle();
   void commit(bool final);
   void finishResponse();
-  net::IOResult writeBody(std::string_view data);
+  WriteResult writeBody(std::string_view data);
   void accessLog();
 
   // ResponseWriter
   http::Header& Header() override { return resHeader; }
   void WriteHeader(int code) override;
-  net::IOResult Write(std::string_view data) override;
+  WriteResult Write(std::string_view data) override;
   std::error_code Flush() override;
   net::Result<Hijacked> Hijack() override;
 
@@ -713,7 +713,7 @@ void conn::WriteHeader(int code) {
   }
 }
 
-net::IOResult conn::Write(std::string_view data) {
+WriteResult conn::Write(std::string_view data) {
   if (hijacked) return {0, ErrHijacked};
   if (!wroteHeader) WriteHeader(StatusOK);
   if (!bodyAllowed(status)) return {0, make_error_code(Errc::notSupported)};
@@ -735,7 +735,7 @@ net::IOResult conn::Write(std::string_view data) {
   return writeBody(data);
 }
 
-net::IOResult conn::writeBody(std::string_view data) {
+WriteResult conn::writeBody(std::string_view data) {
   auto& o = outbuf();
   if (chunking) {
     appendHex(o, data.size());

@@ -208,7 +208,7 @@ bool splitScheme(std::string_view s, std::string_view& scheme, std::string_view&
 
 // ---- Values ---------------------------------------------------------------
 
-std::string_view Values::Get(std::string_view key) const noexcept {
+std::string_view Values::Get(std::string_view key) const& noexcept {
   for (const auto& [k, v] : kv_)
     if (k == key) return v;
   return {};
@@ -303,6 +303,8 @@ Values URL::Query() const {
   (void)ParseQuery(RawQuery, v);  // Go's Query drops the error too
   return v;
 }
+
+std::string URL::EscapedPath() const { return detail::escapedPath(*this); }
 
 std::string URL::RequestURI() const {
   std::string out = detail::escapedPath(*this);

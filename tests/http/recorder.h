@@ -39,7 +39,7 @@ class Recorder final : public ResponseWriter {
     sent = header;
   }
 
-  net::IOResult Write(std::string_view data) override {
+  WriteResult Write(std::string_view data) override {
     if (!wroteHeader) WriteHeader(StatusOK);
     body.append(data);
     return {data.size(), {}};

@@ -24,6 +24,14 @@ struct Hijacked {
   std::string buffered;
 };
 
+// WriteResult is what Write did. Unlike the net API's results it may be
+// ignored, as Go handlers ignore Write's error: a write that fails also
+// marks the connection, which the server closes after the handler returns.
+struct WriteResult {
+  size_t n = 0;
+  std::error_code err;
+};
+
 // ResponseWriter builds the response to one request. It is valid until the
 // handler returns, on the handler's goroutine only.
 //
@@ -47,7 +55,7 @@ class ResponseWriter {
   // parks only when the connection's buffer must go out to the socket.
   // Errors: the client is gone (Errc::abortHandler), or more than the
   // declared Content-Length, or a body where none is allowed (204, 304).
-  virtual net::IOResult Write(std::string_view data) = 0;
+  virtual WriteResult Write(std::string_view data) = 0;
   // Flush sends everything buffered so far (Go's http.Flusher), parking
   // until the socket took it.
   virtual std::error_code Flush() { return {}; }

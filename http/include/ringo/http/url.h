@@ -18,8 +18,11 @@ namespace ringo::http {
 // url.Values (a query string or a form body).
 class Values {
  public:
-  // Get returns the first value of key, or "".
-  std::string_view Get(std::string_view key) const noexcept;
+  // Get returns the first value of key, or "". On a temporary Values (as
+  // in r.URL.Query().Get("q")) it returns a copy, since a view would
+  // outlive what it points into.
+  std::string_view Get(std::string_view key) const& noexcept;
+  std::string Get(std::string_view key) && { return std::string(std::as_const(*this).Get(key)); }
   std::vector<std::string_view> All(std::string_view key) const;
   bool Has(std::string_view key) const noexcept;
   void Add(std::string_view key, std::string_view value);
@@ -45,8 +48,8 @@ bool QueryUnescape(std::string_view s, std::string& out);
 bool PathUnescape(std::string_view s, std::string& out);
 std::string QueryEscape(std::string_view s);
 
-// URL is a request's target split up. For "/a%20b?x=1": Path "/a b",
-// RawPath "/a%20b" (set only when the escaped form is not the default
+// URL is a request's target split up. For "/a%2Fb?x=1": Path "/a/b",
+// RawPath "/a%2Fb" (set only when the escaped form is not the default
 // encoding of Path), RawQuery "x=1". For "*" (OPTIONS) Path is "*"; for an
 // absolute-form target ("http://host/p", proxies) Scheme and Host are set.
 struct URL {
@@ -54,8 +57,9 @@ struct URL {
 
   // Query parses RawQuery (each call parses again, as in Go).
   Values Query() const;
-  // EscapedPath is the path as it appeared on the wire.
-  std::string_view EscapedPath() const noexcept { return RawPath.empty() ? std::string_view(Path) : RawPath; }
+  // EscapedPath is the path as it appeared on the wire: RawPath when it is
+  // a valid encoding of Path, else Path escaped (Go's URL.EscapedPath).
+  std::string EscapedPath() const;
   // RequestURI is the escaped path and the query: "/a%20b?x=1".
   std::string RequestURI() const;
   // String renders the whole URL.
