@@ -6,7 +6,25 @@
 #include <string>
 #include <string_view>
 
+#include "../runtime/race.h"
+
 namespace ringo::http::detail {
+
+// mLocal declares a use of per-thread (per-M) state that goroutines share
+// in turn: goroutines on one M never run at once, but under TSan each is
+// its own fiber and a switch carries no happens-before, so the hand-over
+// is declared on the state's address (acquire on entry, release on exit).
+// Nothing may park while one is alive. No cost outside TSan builds.
+class mLocal {
+ public:
+  explicit mLocal(const void* p) noexcept : p_(p) { runtime::raceacquire(p_); }
+  ~mLocal() { runtime::racerelease(p_); }
+  mLocal(const mLocal&) = delete;
+  mLocal& operator=(const mLocal&) = delete;
+
+ private:
+  const void* p_;
+};
 
 // ---- counters (stats.cc) ---------------------------------------------------
 // Sharded by thread: each M adds to its own cache line (relaxed), readers
@@ -38,8 +56,9 @@ std::string bufget();
 void bufput(std::string s) noexcept;
 
 // ---- Date (server.cc) --------------------------------------------------------
-// date returns the current "Date" value, formatted once a second per thread.
-std::string_view date() noexcept;
+// appendDate appends the current "Date" value, formatted once a second per
+// thread.
+void appendDate(std::string& out);
 
 // ---- logging (log.cc) ----------------------------------------------------------
 // writeLine queues one line (with its newline) for stderr without waiting.

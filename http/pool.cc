@@ -34,9 +34,12 @@ thread_local localPool local;
 
 std::string bufget() {
   count(cBufInUse);
-  if (local.n > 0) {
-    count(cBufReused);
-    return std::move(local.s[--local.n]);
+  {
+    mLocal g(&local);
+    if (local.n > 0) {
+      count(cBufReused);
+      return std::move(local.s[--local.n]);
+    }
   }
   {
     auto& g = global();
@@ -58,9 +61,12 @@ void bufput(std::string s) noexcept {
   count(cBufInUse, -1);
   if (s.capacity() < kBufCap || s.capacity() > 16 * kBufCap) return;  // grown big: let it go
   s.clear();
-  if (local.n < kLocalCache) {
-    local.s[local.n++] = std::move(s);
-    return;
+  {
+    mLocal g(&local);
+    if (local.n < kLocalCache) {
+      local.s[local.n++] = std::move(s);
+      return;
+    }
   }
   auto& g = global();
   runtime::lockGuard lg(&g.lock);

@@ -806,7 +806,11 @@ void conn::commit(bool final) {
     }
     o += "\r\n";
   }
-  if (!haveDate) o.append("Date: ").append(date()).append("\r\n");
+  if (!haveDate) {
+    o += "Date: ";
+    appendDate(o);
+    o += "\r\n";
+  }
   if (!haveType && hasBody && (buffered > 0 || !final) && !isHead)
     o.append("Content-Type: ").append(sniff(haveBody ? std::string_view(body) : std::string_view())).append("\r\n");
   if (length >= 0) {
@@ -933,13 +937,14 @@ void conn::stopBackgroundRead() {
 
 // ---- Date ---------------------------------------------------------------------
 
-std::string_view date() noexcept {
+void appendDate(std::string& out) {
   struct cache {
     time_t sec = -1;
     char buf[32];
     size_t len = 0;
   };
   thread_local cache c;
+  mLocal g(&c);
   timespec ts;
   clock_gettime(CLOCK_REALTIME_COARSE, &ts);
   if (ts.tv_sec != c.sec) {
@@ -953,7 +958,7 @@ std::string_view date() noexcept {
     c.len = size_t(std::max(n, 0));
     c.sec = ts.tv_sec;
   }
-  return {c.buf, c.len};
+  out.append(c.buf, c.len);
 }
 
 // ---- serving, shutting down ----------------------------------------------------

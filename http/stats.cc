@@ -31,8 +31,13 @@ thread_local int myShard = nextShard.fetch_add(1, std::memory_order_relaxed) % k
 }  // namespace
 
 void count(counter c, int64_t delta) noexcept {
+  int i;
+  {
+    mLocal g(&myShard);
+    i = myShard;
+  }
   // Relaxed: counters order nothing; a reader sums whatever it sees.
-  shards[myShard].v[c].fetch_add(delta, std::memory_order_relaxed);
+  shards[i].v[c].fetch_add(delta, std::memory_order_relaxed);
 }
 
 int64_t sum(counter c) noexcept {

@@ -4,9 +4,10 @@
 # build: compiler, CMake, pkg-config, GoogleTest, Google Benchmark
 # later layers and peers: liburing, OpenSSL, llhttp (C sources), wrk, curl,
 # Go 1.19 and nginx for side-by-side runs, clang for libFuzzer, gdb for the
-# goroutine script's test, python3 for the HTTP client tests (http.client).
+# goroutine script's test, python3 for the HTTP client tests (http.client),
+# nlohmann-json3-dev for the JSON example.
 RINGO_DEPS=(build-essential cmake pkg-config googletest libgtest-dev libbenchmark-dev
-  liburing-dev libssl-dev node-llhttp wrk curl golang-go nginx clang gdb python3)
+  liburing-dev libssl-dev node-llhttp wrk curl golang-go nginx clang gdb python3 nlohmann-json3-dev)
 
 ringo_install_deps() {
   local missing=() p
