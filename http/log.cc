@@ -111,6 +111,7 @@ void quoted(std::string& out, std::string_view v) {
 class stderrLogger final : public Logger {
  public:
   void Log(Level level, std::string_view msg, std::span<const Field> fields) override {
+    if (level < Level::Info) return;  // Debug is for loggers that ask for it
     timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     tm t;

@@ -66,15 +66,17 @@ void Request::SetPathValue(std::string_view name, std::string_view value) {
 
 void Request::reset() {
   Method.clear();
-  URL = {};
+  // URL: ParseRequestURI clears it, keeping the strings' capacity.
   Header.Clear();
   ContentLength = 0;
   Close = false;
   Host.clear();
   RequestURI.clear();
   Pattern.clear();
-  Form = {};
-  PostForm = {};
+  if (formParsed_) {
+    Form = {};
+    PostForm = {};
+  }
   pathValues_.clear();
   formParsed_ = false;
   ctxsrc_ = nullptr;

@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <cstring>
@@ -82,10 +83,15 @@ const Time kLongAgo = Time(std::chrono::nanoseconds(1));  // a deadline in the p
 
 Time now() { return steady_clock::now(); }
 
-bool isToken(char c) {
-  static constexpr std::string_view kSpecials = "()<>@,;:\\\"/[]?={} \t";
-  return c > 0x20 && c < 0x7f && kSpecials.find(c) == std::string_view::npos;
-}
+// The bytes of an HTTP token (RFC 9110 tchar).
+constexpr auto kToken = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x21; c < 0x7f; c++) t[size_t(c)] = true;
+  for (char c : std::string_view("()<>@,;:\\\"/[]?={} \t")) t[static_cast<unsigned char>(c)] = false;
+  return t;
+}();
+
+bool isToken(char c) { return kToken[static_cast<unsigned char>(c)]; }
 
 bool validFieldName(std::string_view n) {
   if (n.empty()) return false;
@@ -367,7 +373,7 @@ bool conn::fill(Time deadline) {
 bool conn::readHead() {
   const auto& o = srv->opts;
   bool started = !in.empty();  // a pipelined request's bytes are here
-  Time headStart = started ? now() : Time{};
+  Time headStart{};            // when the head's first byte was seen (read lazily: most heads come whole)
   bool headDeadline = false;
   for (;;) {
     auto st = rd.feed(in.data(), in.size());
@@ -391,6 +397,7 @@ bool conn::readHead() {
       else (void)t->setReadDeadline(Time{});
     } else if (!headDeadline) {
       headDeadline = true;
+      if (headStart == Time{}) headStart = now();  // its first bytes came with the last read, just now
       if (o.read_header_timeout.count() > 0) deadline = headStart + o.read_header_timeout;
       else (void)t->setReadDeadline(Time{});
     }
@@ -401,8 +408,7 @@ bool conn::readHead() {
       return false;
     }
     if (!started) {
-      started = true;
-      headStart = now();
+      started = true;  // headStart is read when the head turns out not to be whole
       int want = stIdle;
       if (!state.compare_exchange_strong(want, stActive)) return false;  // Shutdown closed us
     }
@@ -450,23 +456,37 @@ bool conn::startRequest() {
     reject(400, "malformed request target");
     return false;
   }
-  auto hosts = req.Header.Values("Host");
-  if (hosts.size() > 1) {
+  // One pass for the headers the server itself reads.
+  auto& fields = req.Header.fields();
+  size_t host = fields.size(), expect = fields.size();
+  int hosts = 0;
+  for (size_t i = 0; i < fields.size(); i++) {
+    const std::string& n = fields[i].name;
+    if (n.size() == 4 && EqualFold(n, "Host")) {
+      host = i;
+      hosts++;
+    } else if (n.size() == 6 && EqualFold(n, "Expect")) {
+      expect = i;
+    }
+  }
+  if (hosts > 1) {
     reject(400, "too many Host headers");
     return false;
   }
-  if (hosts.empty() && req.ProtoAtLeast(1, 1)) {
+  if (hosts == 0 && req.ProtoAtLeast(1, 1)) {
     reject(400, "missing required Host header");
     return false;
   }
-  if (!hosts.empty()) {
-    for (char c : hosts[0])
+  std::string expectValue;
+  if (expect < fields.size()) expectValue = fields[expect].value;
+  if (hosts == 1) {
+    for (char c : fields[host].value)
       if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '/' || c == '\\') {
         reject(400, "malformed Host header");
         return false;
       }
-    req.Host.assign(hosts[0]);
-    req.Header.Del("Host");
+    req.Host.swap(fields[host].value);
+    fields.erase(fields.begin() + std::ptrdiff_t(host));  // Go moves Host out of the header map
   }
   if (!req.URL.Host.empty()) req.Host = req.URL.Host;  // absolute form wins, as RFC 9112 says
 
@@ -477,7 +497,7 @@ bool conn::startRequest() {
     return false;
   }
   expectContinue = sent100 = false;
-  if (auto e = req.Header.Get("Expect"); !e.empty()) {
+  if (const std::string& e = expectValue; !e.empty()) {
     if (!EqualFold(e, "100-continue") || !req.ProtoAtLeast(1, 1)) {
       reject(417, "unsupported Expect");
       return false;

@@ -4,6 +4,7 @@
 // kept. Also the path cleaning ServeMux and Redirect use (urlpath.h).
 
 #include <algorithm>
+#include <array>
 
 #include "ringo/http/url.h"
 #include "urlpath.h"
@@ -339,9 +340,50 @@ std::string URL::String() const {
   return out;
 }
 
+namespace {
+
+// Path bytes that escaping leaves as they are (RFC 3986 pchar and '/'): a
+// path made only of these decodes to itself and needs no RawPath.
+constexpr auto kPlainPath = [] {
+  std::array<bool, 256> t{};
+  for (int c = 'a'; c <= 'z'; c++) t[size_t(c)] = true;
+  for (int c = 'A'; c <= 'Z'; c++) t[size_t(c)] = true;
+  for (int c = '0'; c <= '9'; c++) t[size_t(c)] = true;
+  for (char c : std::string_view("-._~!$&'()*+,;=:@/")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+
+}  // namespace
+
 bool ParseRequestURI(std::string_view target, URL& u) {
-  u = URL{};
+  // Cleared field by field: the server reuses one URL per connection, and
+  // the strings keep their capacity.
+  u.Scheme.clear();
+  u.Host.clear();
+  u.Path.clear();
+  u.RawPath.clear();
+  u.RawQuery.clear();
   if (target.empty()) return false;
+  // The common case, "/plain/path?query": one pass, no decoding.
+  if (target[0] == '/') {
+    size_t i = 0;
+    while (i < target.size() && kPlainPath[static_cast<unsigned char>(target[i])]) i++;
+    if (i == target.size() || target[i] == '?') {
+      bool ok = true;
+      for (size_t j = i; j < target.size(); j++) {
+        const auto c = static_cast<unsigned char>(target[j]);
+        if (c <= ' ' || c == 0x7f) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) {
+        u.Path.assign(target.substr(0, i));
+        if (i < target.size()) u.RawQuery.assign(target.substr(i + 1));
+        return true;
+      }
+    }
+  }
   // Controls never; nor spaces, which cannot be in a request line's target
   // (Go's ParseRequestURI lets spaces through; its request-line split does not).
   for (unsigned char c : target)

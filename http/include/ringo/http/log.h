@@ -33,7 +33,8 @@ class Logger {
 
 // StderrLogger returns the default logger: one line per event,
 //   2026-11-23T11:40:00Z level=warn msg="bad request" remote=127.0.0.1:5000 status=400
-// handed to a writer thread through a bounded queue, so a goroutine never
+// (Info and above; Debug events are dropped) handed to a writer thread
+// through a bounded queue, so a goroutine never
 // waits for stderr. When the queue is full the line is dropped and counted
 // (ReadStats().log_dropped).
 std::shared_ptr<Logger> StderrLogger();
