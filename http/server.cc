@@ -48,6 +48,7 @@
 #include "../runtime/fatal.h"
 #include "../runtime/lock.h"
 #include "../runtime/runtime2.h"
+#include "../runtime/stack.h"
 #include "../runtime/tls.h"
 #include "internal.h"
 #include "reader.h"
@@ -75,6 +76,14 @@ constexpr size_t kDirectWrite = 16 << 10;
 // What is read and thrown away of a body the handler left, to keep the
 // connection (Go: 256 KiB).
 constexpr int64_t kMaxDrain = 256 << 10;
+// An idle connection trims its stack after this long without a request
+// (picked: longer than a keep-alive client's usual think time, so busy
+// connections never pay the madvise), keeping this much below the frame
+// that waits. Trimming below a live frame is always safe (the pages read
+// as zero if touched again); a keep shorter than the wait's own frames
+// only costs a page fault.
+constexpr auto kTrimAfter = std::chrono::seconds(1);
+constexpr size_t kTrimKeep = 512;
 // How long a closing connection waits for the client to stop sending (so
 // our last response is not lost to a reset).
 constexpr auto kLinger = std::chrono::milliseconds(500);
@@ -310,7 +319,7 @@ struct conn final : bodySource, Request::contextSource, ResponseWriter {
   void lingerClose(bool always = false);
 
   // input
-  bool fill(Time deadline);
+  bool fill(Time deadline, bool idleWait = false);
   net::IOResult readBody(std::span<char> buf) override;
   bool discardBody(int64_t limit);
   void send100();
@@ -355,17 +364,35 @@ void conn::serve() {
 }
 
 // fill parks for more input (in is empty), flushing output first.
-bool conn::fill(Time deadline) {
+// deadline: the read deadline to set (Time{}: keep the one set). idleWait:
+// the connection waits for its next request; if none comes within
+// kTrimAfter, it gives back the stack pages the last request touched
+// (stacktrim) and waits out the rest, so an idle connection holds the pages
+// its wait needs and no more.
+bool conn::fill(Time deadline, bool idleWait) {
   if (!flushOut()) return false;
   t->drop();
-  if (deadline != Time{}) (void)t->setReadDeadline(deadline);
-  auto [v, err] = t->recv();
-  if (err) {
+  Time first = deadline;
+  if (idleWait) {
+    const Time soon = now() + kTrimAfter;
+    if (deadline == Time{} || soon < deadline) first = soon;
+  }
+  if (first != Time{}) (void)t->setReadDeadline(first);
+  for (;;) {
+    auto [v, err] = t->recv();
+    if (!err) {
+      in = v;
+      return true;
+    }
+    if (err == net::ErrDeadlineExceeded && first != deadline) {
+      runtime::stacktrim(kTrimKeep);
+      first = deadline;
+      (void)t->setReadDeadline(deadline);  // Time{}: none
+      continue;
+    }
     if (!bodyErr) bodyErr = err;
     return false;
   }
-  in = v;
-  return true;
 }
 
 // readHead reads until a request head is in; false when the connection
@@ -401,7 +428,7 @@ bool conn::readHead() {
       if (o.read_header_timeout.count() > 0) deadline = headStart + o.read_header_timeout;
       else (void)t->setReadDeadline(Time{});
     }
-    if (!fill(deadline)) {
+    if (!fill(deadline, /*idleWait=*/!started)) {
       if (started)
         srv->log->Log(Level::Debug, "request head not completed",
                       std::initializer_list<Field>{{"remote", remote}, {"err", bodyErr.message()}});

@@ -3,7 +3,8 @@
 # ringo's examples/hello against its Go net/http twin (loadtest/gohttp).
 # Each server (procs 1, CPU 0) first answers one request; its RSS is read;
 # then loadtest/idle_http.py opens IDLE_CONNS (default 10000) connections,
-# each sends one GET, reads the answer and stays open; RSS is read again;
+# each sends one GET, reads the answer and stays open; RSS is read again
+# 2.5 s later (ringo's idle connections trim their stacks after 1 s);
 # the difference over the connections is the figure. REPS (default 3) runs
 # alternate the servers; the table shows medians.
 #
@@ -49,7 +50,7 @@ one() { # server -> prints KiB per connection
   local line
   read -r -t 150 line <&"${CLIENT[0]}" || true
   [[ "$line" == "ready $conns" ]] || { echo "client failed: $line" >&2; exit 1; }
-  sleep 1  # let the server's goroutines settle in their reads
+  sleep 2.5  # idle connections give back their stack pages after 1 s without a request
   after=$(rss_kib "$pid")
   exec {CLIENT[1]}>&-  # the client closes its connections and exits
   wait "$CLIENT_PID" 2>/dev/null || true

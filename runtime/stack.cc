@@ -11,6 +11,7 @@
 
 #include "fatal.h"
 #include "lock.h"
+#include "tls.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -54,6 +55,21 @@ stackGuard guardMode = stackGuard::none;
 }  // namespace
 
 std::atomic<bool> stackCanaries{false};
+
+void stacktrim(size_t keep) {
+  G* gp = getg();
+  if (gp == nullptr || gp->stk.lo == nullptr) return;  // g0: a thread's own stack
+  const uintptr_t ps = pageSize();
+  char here;
+  const uintptr_t sp = reinterpret_cast<uintptr_t>(&here);
+  uintptr_t lo = reinterpret_cast<uintptr_t>(gp->stk.lo);
+  if (stackCanaries.load(std::memory_order_relaxed)) lo += ps;  // the canary lives in the lowest page
+  lo = (lo + ps - 1) & ~(ps - 1);
+  if (sp < lo + keep) return;
+  const uintptr_t top = (sp - keep) & ~(ps - 1);
+  if (top <= lo) return;
+  (void)madvise(reinterpret_cast<void*>(lo), top - lo, MADV_DONTNEED);
+}
 
 size_t pageSize() {
   static const size_t ps = size_t(sysconf(_SC_PAGESIZE));

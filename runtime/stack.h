@@ -56,6 +56,14 @@ extern std::atomic<bool> stackCanaries;
 // stackcheck stops the program if gp's canary is gone (canary mode only).
 void stackcheck(G* gp);
 
+// stacktrim gives back to the kernel the pages of the calling goroutine's
+// stack more than keep bytes below its stack pointer (MADV_DONTNEED: they
+// read as zero if touched again). A goroutine about to wait long after a
+// deep call (a server connection going idle after a handler) uses it to
+// hold only the pages its wait needs. In canary mode the canary's page is
+// kept. Costs one madvise when there is something to give back.
+void stacktrim(size_t keep);
+
 // pageSize is the system page size.
 size_t pageSize();
 
