@@ -34,6 +34,7 @@
 // things: the socket is closed, buffers go back to the pool, counters come
 // down, and Shutdown is told.
 
+#include <sys/resource.h>
 #include <time.h>
 
 #include <algorithm>
@@ -41,9 +42,7 @@
 #include <atomic>
 #include <charconv>
 #include <cstring>
-#include <mutex>
 #include <optional>
-#include <sys/resource.h>
 
 #include "../runtime/fatal.h"
 #include "../runtime/lock.h"
