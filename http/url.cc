@@ -342,14 +342,15 @@ std::string URL::String() const {
 
 namespace {
 
-// Path bytes that escaping leaves as they are (RFC 3986 pchar and '/'): a
-// path made only of these decodes to itself and needs no RawPath.
+// Path bytes that Go's path escaping leaves as they are (it escapes
+// "!'()*" although RFC 3986 allows them): a path made only of these decodes
+// to itself and needs no RawPath.
 constexpr auto kPlainPath = [] {
   std::array<bool, 256> t{};
   for (int c = 'a'; c <= 'z'; c++) t[size_t(c)] = true;
   for (int c = 'A'; c <= 'Z'; c++) t[size_t(c)] = true;
   for (int c = '0'; c <= '9'; c++) t[size_t(c)] = true;
-  for (char c : std::string_view("-._~!$&'()*+,;=:@/")) t[static_cast<unsigned char>(c)] = true;
+  for (char c : std::string_view("-._~$&+,;=:@/")) t[static_cast<unsigned char>(c)] = true;
   return t;
 }();
 
