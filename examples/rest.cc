@@ -167,13 +167,18 @@ int main(int argc, char** argv) {
         http::Server srv({.handler = &mux});
         ringo::Chan<int> sigs(1);
         ringo::signal::Notify(sigs, {SIGINT, SIGTERM});
+        ringo::Chan<std::error_code> stopped(1);
         ringo::Go([&] {
           sigs.Recv();
-          (void)srv.Shutdown(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+          stopped.Send(srv.Shutdown(std::chrono::steady_clock::now() + std::chrono::seconds(5)));
         });
-        auto serr = srv.Serve(ln);
+        if (auto serr = srv.Serve(ln); serr != http::ErrServerClosed) return 1;
+        // Serve returns as soon as Shutdown starts; the requests in flight
+        // finish before Shutdown does. Returning from here earlier would end
+        // the program under them (as returning from Go's main would).
+        auto [serr, ok] = stopped.Recv();
         ringo::signal::Stop(sigs);
-        return serr == http::ErrServerClosed ? 0 : 1;
+        return serr ? 1 : 0;
       },
       opts);
 }

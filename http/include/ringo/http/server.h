@@ -84,7 +84,10 @@ class Server {
   // doubling to 1 s) and logged.
   std::error_code Serve(net::Listener ln);
 
-  // Shutdown stops gracefully: closes the listeners, closes idle
+  // Shutdown stops gracefully: Serve and ListenAndServe return
+  // ErrServerClosed at once, so a program must wait for Shutdown to return
+  // before it ends (as Go's documentation says), or it ends under the
+  // requests in flight. Shutdown closes the listeners, closes idle
   // connections, lets requests in flight finish, and returns when every
   // connection's goroutine is gone. At the deadline (or when ctx is done)
   // it cancels the requests' Contexts, closes the remaining connections,
