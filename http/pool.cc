@@ -27,6 +27,9 @@ globalPool& global() {
 struct localPool {
   std::string s[kLocalCache];
   size_t n = 0;
+  // Destroyed when the M's thread exits: after the goroutines that used it
+  // (the last bufput released it; see mLocal).
+  ~localPool() { runtime::raceacquire(this); }
 };
 thread_local localPool local;
 
