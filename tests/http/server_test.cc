@@ -15,26 +15,13 @@
 using namespace std::chrono_literals;
 using ringo::testing::Response;
 using ringo::testing::rawClient;
+using ringo::testing::OpenSockets;
 using ringo::testing::Scaled;
 using ringo::testing::WithServer;
 namespace http = ringo::http;
 namespace net = ringo::net;
 
 namespace {
-
-// OpenSockets counts the open sockets. (All descriptors would also count
-// the poller's own: an M that starts during the test makes its io_uring.)
-int OpenSockets() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  while (dirent* e = readdir(d)) {
-    char link[64];
-    ssize_t k = readlinkat(dirfd(d), e->d_name, link, sizeof link - 1);
-    if (k > 0 && std::string_view(link, size_t(k)).starts_with("socket:")) n++;
-  }
-  closedir(d);
-  return n;
-}
 
 // The routes the tests use, by path (the mux has its own tests).
 struct routes final : http::Handler {

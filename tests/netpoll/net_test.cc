@@ -23,6 +23,7 @@
 using namespace std::chrono_literals;
 using ringo::testing::CpuNanos;
 using ringo::testing::MonoNanos;
+using ringo::testing::OpenSockets;
 using ringo::testing::Scaled;
 namespace net = ringo::net;
 
@@ -34,9 +35,8 @@ int RunP(int procs, auto fn) {
   return ringo::Run(fn, o);
 }
 
-// OpenFds counts the open descriptors; OpenSockets only the sockets (the
-// poller's own descriptors, such as an M's first io_uring, come and go
-// with the Ms).
+// OpenFds counts the open descriptors (OpenSockets, in test_util.h, only
+// the sockets).
 int OpenFds() {
   int n = 0;
   DIR* d = opendir("/proc/self/fd");
@@ -44,18 +44,6 @@ int OpenFds() {
     if (e->d_name[0] != '.') n++;
   closedir(d);
   return n - 1;  // the DIR's own
-}
-
-int OpenSockets() {
-  int n = 0;
-  DIR* d = opendir("/proc/self/fd");
-  while (dirent* e = readdir(d)) {
-    char link[64];
-    ssize_t k = readlinkat(dirfd(d), e->d_name, link, sizeof link - 1);
-    if (k > 0 && std::string_view(link, size_t(k)).starts_with("socket:")) n++;
-  }
-  closedir(d);
-  return n;
 }
 
 bool Uring() { return std::string(ringo::netpoll::ReadStats().backend) == "io_uring"; }

@@ -4,19 +4,36 @@
 #include <ringo/defer.h>
 #include <ringo/go.h>
 #include <ringo/waitgroup.h>
+#include <dirent.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cstdint>
 #include <mutex>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ringo::testing {
 
 // Scale shrinks stress tests in slow variants: RINGO_TEST_SCALE=0.1 runs a
 // tenth of the iterations. Never below 1.
+// OpenSockets counts the process's open sockets (not every descriptor: the
+// poller's own, such as an M's first io_uring, come and go with the Ms).
+inline int OpenSockets() {
+  int n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  while (dirent* e = readdir(d)) {
+    char link[64];
+    ssize_t k = readlinkat(dirfd(d), e->d_name, link, sizeof link - 1);
+    if (k > 0 && std::string_view(link, size_t(k)).starts_with("socket:")) n++;
+  }
+  closedir(d);
+  return n;
+}
+
 inline int64_t Scaled(int64_t n) {
   const char* s = std::getenv("RINGO_TEST_SCALE");
   double f = s ? std::atof(s) : 1.0;
