@@ -6,26 +6,16 @@
 
 #include <algorithm>
 
+#include "internal.h"
 #include "ringo/http/response.h"
 
 namespace ringo::http {
 
 namespace {
 
-// isTokenByte: RFC 9110's tchar.
-bool isTokenByte(unsigned char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-  }
-  return false;
-}
-
 // validCookieName: a non-empty token.
 bool validCookieName(std::string_view s) noexcept {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return isTokenByte((unsigned char)c); });
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return detail::isTokenByte((unsigned char)c); });
 }
 
 // A cookie value's bytes: printable ASCII but '"', ';' and '\\'. Space and

@@ -2,6 +2,7 @@
 // buffer pool, the Date header, and the log writer. Internal.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -25,6 +26,16 @@ class mLocal {
  private:
   const void* p_;
 };
+
+// isTokenByte: RFC 9110's tchar, the bytes of a method and of a header or
+// cookie name. A table: the server checks every response header name.
+inline constexpr auto kTokenBytes = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0x21; c < 0x7f; c++) t[size_t(c)] = true;
+  for (char c : std::string_view("()<>@,;:\\\"/[]?={} \t")) t[static_cast<unsigned char>(c)] = false;
+  return t;
+}();
+inline bool isTokenByte(unsigned char c) noexcept { return kTokenBytes[c]; }
 
 // ---- counters (stats.cc) ---------------------------------------------------
 // Sharded by thread: each M adds to its own cache line (relaxed), readers

@@ -49,6 +49,7 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "internal.h"
 #include "urlpath.h"
 
 namespace ringo::http {
@@ -96,17 +97,6 @@ namespace {
   throw std::invalid_argument(msg);
 }
 
-// isTokenByte: RFC 9110's tchar, the bytes of a method.
-bool isTokenByte(unsigned char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-  }
-  return false;
-}
-
 // validWildcardName: a Go identifier. Bytes >= 0x80 count as letters, so
 // UTF-8 names pass (Go checks Unicode classes; this is looser there).
 bool validWildcardName(std::string_view s) noexcept {
@@ -130,7 +120,7 @@ muxPattern parsePattern(std::string_view s) {
   // leading blanks as an empty method).
   if (const size_t sp = s.find_first_of(" \t"); sp != std::string_view::npos) {
     const std::string_view method = s.substr(0, sp);
-    if (!std::all_of(method.begin(), method.end(), [](char c) { return isTokenByte(c); }))
+    if (!std::all_of(method.begin(), method.end(), [](char c) { return detail::isTokenByte(static_cast<unsigned char>(c)); }))
       bad(s, "invalid method \"" + std::string(method) + "\"");
     p.method.assign(method);
     rest = s.substr(sp + 1);

@@ -91,20 +91,10 @@ const Time kLongAgo = Time(std::chrono::nanoseconds(1));  // a deadline in the p
 
 Time now() { return steady_clock::now(); }
 
-// The bytes of an HTTP token (RFC 9110 tchar).
-constexpr auto kToken = [] {
-  std::array<bool, 256> t{};
-  for (int c = 0x21; c < 0x7f; c++) t[size_t(c)] = true;
-  for (char c : std::string_view("()<>@,;:\\\"/[]?={} \t")) t[static_cast<unsigned char>(c)] = false;
-  return t;
-}();
-
-bool isToken(char c) { return kToken[static_cast<unsigned char>(c)]; }
-
 bool validFieldName(std::string_view n) {
   if (n.empty()) return false;
   for (char c : n)
-    if (!isToken(c)) return false;
+    if (!isTokenByte(static_cast<unsigned char>(c))) return false;
   return true;
 }
 
