@@ -1,5 +1,6 @@
-// reader.cc — requestReader: llhttp in strict mode, paused at every event,
-// with ringo's own checks on the raw bytes and the headers (see reader.h).
+// reader.cc — requestReader and responseReader: llhttp in strict mode,
+// paused at every event, with ringo's own checks on the raw bytes and the
+// headers (see reader.h).
 //
 // Pausing: on_headers_complete, on_body and on_message_complete return
 // HPE_PAUSED, so llhttp_execute stops right after the event; the error
@@ -14,7 +15,7 @@
 namespace ringo::http::detail {
 namespace {
 
-requestReader* self(llhttp_t* p) { return static_cast<requestReader*>(p->data); }
+messageReader* self(llhttp_t* p) { return static_cast<messageReader*>(p->data); }
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() &&
@@ -40,11 +41,13 @@ bool parseLength(std::string_view v, int64_t& out) {
 
 }  // namespace
 
-requestReader::requestReader(const readLimits& limits) : limits_(limits) {
+messageReader::messageReader(llhttp_type_t type, const readLimits& limits)
+    : limits_(limits), what_(type == HTTP_REQUEST ? "request" : "response") {
   llhttp_settings_init(&settings_);
   settings_.on_message_begin = onMessageBegin;
   settings_.on_url = onURL;
   settings_.on_method = onMethod;
+  settings_.on_status = onStatus;
   settings_.on_header_field = onHeaderField;
   settings_.on_header_value = onHeaderValue;
   settings_.on_header_value_complete = onHeaderValueComplete;
@@ -54,11 +57,11 @@ requestReader::requestReader(const readLimits& limits) : limits_(limits) {
   settings_.on_chunk_extension_name = onChunkExt;
   settings_.on_chunk_extension_value = onChunkExt;
   settings_.on_chunk_header = onChunkHeader;
-  llhttp_init(&parser_, HTTP_REQUEST, &settings_);
+  llhttp_init(&parser_, type, &settings_);
   parser_.data = this;
 }
 
-int requestReader::fail(int status, std::string why) {
+int messageReader::fail(int status, std::string why) {
   if (errStatus_ == 0) {
     errStatus_ = status;
     errReason_ = std::move(why);
@@ -69,17 +72,19 @@ int requestReader::fail(int status, std::string why) {
 // scanRaw checks what llhttp 8.1 lets through in a head: NUL bytes, and
 // lines that end in a bare LF. Only the head's bytes are scanned (a body
 // may hold anything). Returns why the bytes are bad, or null.
-const char* requestReader::scanRaw(const char* data, size_t n) {
+const char* messageReader::scanRaw(const char* data, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const char c = data[i];
-    if (c == '\0') return "NUL byte in the request head";
-    if (c == '\n' && (i > 0 ? data[i - 1] : prev_) != '\r') return "bare LF in the request head (lines end in CRLF)";
+    if (c == '\0') return parser_.type == HTTP_REQUEST ? "NUL byte in the request head" : "NUL byte in the response head";
+    if (c == '\n' && (i > 0 ? data[i - 1] : prev_) != '\r')
+      return parser_.type == HTTP_REQUEST ? "bare LF in the request head (lines end in CRLF)"
+                             : "bare LF in the response head (lines end in CRLF)";
   }
   if (n > 0) prev_ = data[n - 1];
   return nullptr;
 }
 
-requestReader::step requestReader::feed(const char* data, size_t n) {
+messageReader::step messageReader::feed(const char* data, size_t n) {
   if (errStatus_ != 0) return {readEvent::error, 0, {}};
   if (upgraded_) {
     fail(400, "bytes after an upgrade request (the connection is no longer HTTP)");
@@ -115,7 +120,7 @@ requestReader::step requestReader::feed(const char* data, size_t n) {
     if (errStatus_ == 0) {
       const char* reason = llhttp_get_error_reason(&parser_);
       fail(err == HPE_INVALID_TRANSFER_ENCODING ? 501 : 400,
-           std::string("malformed request: ") + (reason ? reason : llhttp_errno_name(err)));
+           std::string("malformed ") + what_ + ": " + (reason ? reason : llhttp_errno_name(err)));
     }
     return {readEvent::error, consumed, {}};
   }
@@ -132,36 +137,58 @@ requestReader::step requestReader::feed(const char* data, size_t n) {
   if (doneReady_) {
     doneReady_ = false;
     headDone_ = false;
+    if (head_.status < 100 || head_.status >= 200) noBody_ = false;  // an interim answer keeps it
     return {readEvent::done, consumed, {}};
   }
   return {readEvent::needMore, consumed, {}};
 }
 
-int requestReader::onMessageBegin(llhttp_t* p) {
-  requestReader* r = self(p);
+messageReader::step responseReader::finish() {
+  if (errStatus_ != 0) return {readEvent::error, 0, {}};
+  const llhttp_errno_t err = llhttp_finish(&parser_);
+  if (doneReady_) {  // a body delimited by the close has ended
+    doneReady_ = false;
+    headDone_ = false;
+    noBody_ = false;
+    return {readEvent::done, 0, {}};
+  }
+  if (err == HPE_OK) return {readEvent::needMore, 0, {}};  // between messages
+  fail(400, headDone_ ? "unexpected EOF in the response body" : "unexpected EOF in the response head");
+  return {readEvent::error, 0, {}};
+}
+
+int messageReader::onMessageBegin(llhttp_t* p) {
+  messageReader* r = self(p);
   r->head_.reset();
   r->fieldOpen_ = false;
   r->headBytes_ = 0;
   return 0;
 }
 
-int requestReader::onMethod(llhttp_t* p, const char* at, size_t n) {
-  requestReader* r = self(p);
+int messageReader::onMethod(llhttp_t* p, const char* at, size_t n) {
+  messageReader* r = self(p);
   r->head_.method.append(at, n);
   if ((r->headBytes_ += n) > r->limits_.maxHeaderBytes) return r->fail(431, "request head too large");
   return 0;
 }
 
-int requestReader::onURL(llhttp_t* p, const char* at, size_t n) {
-  requestReader* r = self(p);
+int messageReader::onStatus(llhttp_t* p, const char* at, size_t n) {
+  messageReader* r = self(p);
+  r->head_.reason.append(at, n);
+  if ((r->headBytes_ += n) > r->limits_.maxHeaderBytes) return r->fail(431, "response head too large");
+  return 0;
+}
+
+int messageReader::onURL(llhttp_t* p, const char* at, size_t n) {
+  messageReader* r = self(p);
   r->head_.target.append(at, n);
   if (r->head_.target.size() > r->limits_.maxURI) return r->fail(414, "request URI too long");
   if ((r->headBytes_ += n) > r->limits_.maxHeaderBytes) return r->fail(431, "request head too large");
   return 0;
 }
 
-int requestReader::onHeaderField(llhttp_t* p, const char* at, size_t n) {
-  requestReader* r = self(p);
+int messageReader::onHeaderField(llhttp_t* p, const char* at, size_t n) {
+  messageReader* r = self(p);
   if (n == 0) return 0;  // an empty span at a buffer's edge is not a new header
   if (!r->fieldOpen_) {
     if (r->head_.headers.size() >= r->limits_.maxHeaders) return r->fail(431, "too many header lines");
@@ -170,21 +197,21 @@ int requestReader::onHeaderField(llhttp_t* p, const char* at, size_t n) {
     if (n > 0 && (at[0] == ' ' || at[0] == '\t')) return r->fail(400, "whitespace before a header name");
   }
   r->head_.headers.back().name.append(at, n);
-  if ((r->headBytes_ += n) > r->limits_.maxHeaderBytes) return r->fail(431, "request head too large");
+  if ((r->headBytes_ += n) > r->limits_.maxHeaderBytes) return r->fail(431, std::string(r->what_) + " head too large");
   return 0;
 }
 
-int requestReader::onHeaderValue(llhttp_t* p, const char* at, size_t n) {
-  requestReader* r = self(p);
+int messageReader::onHeaderValue(llhttp_t* p, const char* at, size_t n) {
+  messageReader* r = self(p);
   r->fieldOpen_ = false;
   if (r->head_.headers.empty()) return r->fail(400, "header value without a name");
   r->head_.headers.back().value.append(at, n);
-  if ((r->headBytes_ += n) > r->limits_.maxHeaderBytes) return r->fail(431, "request head too large");
+  if ((r->headBytes_ += n) > r->limits_.maxHeaderBytes) return r->fail(431, std::string(r->what_) + " head too large");
   return 0;
 }
 
-int requestReader::onHeaderValueComplete(llhttp_t* p) {
-  requestReader* r = self(p);
+int messageReader::onHeaderValueComplete(llhttp_t* p) {
+  messageReader* r = self(p);
   r->fieldOpen_ = false;
   header& h = r->head_.headers.back();
   const std::string_view v = trim(h.value);
@@ -204,12 +231,22 @@ int requestReader::onHeaderValueComplete(llhttp_t* p) {
   return 0;
 }
 
-int requestReader::onHeadersComplete(llhttp_t* p) {
-  requestReader* r = self(p);
+int messageReader::onHeadersComplete(llhttp_t* p) {
+  messageReader* r = self(p);
   if (r->head_.chunked && r->head_.contentLength >= 0)
     return r->fail(400, "both Content-Length and Transfer-Encoding");
   r->head_.major = p->http_major;
   r->head_.minor = p->http_minor;
+  r->head_.status = p->status_code;
+  // A response to HEAD, and a 1xx, 204 or 304, has no body whatever its
+  // framing headers say (RFC 9112 section 6.3; llhttp alone would read a
+  // 204's Content-Length worth of the next response). llhttp reads the
+  // flag when it resumes after this pause, and in llhttp_should_keep_alive
+  // below.
+  if (p->type == HTTP_RESPONSE) {
+    const int s = p->status_code;
+    if (r->noBody_ || s / 100 == 1 || s == 204 || s == 304) p->flags |= F_SKIPBODY;
+  }
   r->head_.keepAlive = llhttp_should_keep_alive(p) != 0;
   r->head_.upgrade = p->upgrade != 0;
   r->headDone_ = true;
@@ -218,25 +255,25 @@ int requestReader::onHeadersComplete(llhttp_t* p) {
   return HPE_PAUSED;
 }
 
-int requestReader::onBody(llhttp_t* p, const char* at, size_t n) {
-  requestReader* r = self(p);
+int messageReader::onBody(llhttp_t* p, const char* at, size_t n) {
+  messageReader* r = self(p);
   r->body_ = {at, n};
   return HPE_PAUSED;
 }
 
-int requestReader::onMessageComplete(llhttp_t* p) {
+int messageReader::onMessageComplete(llhttp_t* p) {
   self(p)->doneReady_ = true;
   return HPE_PAUSED;
 }
 
-int requestReader::onChunkHeader(llhttp_t* p) {
+int messageReader::onChunkHeader(llhttp_t* p) {
   self(p)->chunkExt_ = 0;
   return 0;
 }
 
 // Names and values of a chunk's extensions count against one cap.
-int requestReader::onChunkExt(llhttp_t* p, const char*, size_t n) {
-  requestReader* r = self(p);
+int messageReader::onChunkExt(llhttp_t* p, const char*, size_t n) {
+  messageReader* r = self(p);
   if ((r->chunkExt_ += n) > r->limits_.maxChunkExt) return r->fail(400, "chunk extensions too long");
   return 0;
 }

@@ -1,6 +1,7 @@
-// reader.h — reading HTTP/1.1 requests from bytes: llhttp, plus the checks
-// llhttp 8.1 lacks. No scheduler, no sockets: bytes in, events out, so the
-// server's connection loop, TLS and the fuzzer all run this same code.
+// reader.h — reading HTTP/1.1 requests (the server) and responses (the
+// client) from bytes: llhttp, plus the checks llhttp 8.1 lacks. No
+// scheduler, no sockets: bytes in, events out, so the server's connection
+// loop, the client, TLS and the fuzzer all run this same code.
 //
 //   requestReader r(limits);
 //   for (;;) {
@@ -23,6 +24,13 @@
 // limits.maxChunkExt are errors; every line and the whole head have byte
 // caps. After an error the reader stays in error: nothing after a rejected
 // request is ever parsed as a request.
+//
+// responseReader is the same reader with llhttp in response mode: the
+// status line instead of the request line, a body delimited by the
+// connection's close when no length is given (finish() at EOF ends it), no
+// body for 1xx, 204, 304 and answers to HEAD (expectNoBody), and the same
+// byte caps and framing checks. A 1xx interim response is reported as a
+// head then done, like any other message; the caller skips it.
 #pragma once
 
 #include <llhttp.h>
@@ -47,8 +55,12 @@ struct readLimits {
 // A header line as received: the name as written, the value trimmed.
 using header = HeaderField;
 
-struct requestHead {
-  std::string method, target;
+// messageHead is a request's head (method, target) or a response's (status,
+// reason); both have the version, the headers and the framing.
+struct messageHead {
+  std::string method, target;  // requests
+  int status = 0;              // responses: the status code (100..999)
+  std::string reason;          // responses: the reason phrase
   int major = 1, minor = 1;
   std::vector<header> headers;
   int64_t contentLength = -1;  // -1: none given
@@ -60,6 +72,8 @@ struct requestHead {
   void reset() noexcept {
     method.clear();
     target.clear();
+    status = 0;
+    reason.clear();
     major = minor = 1;
     headers.clear();
     contentLength = -1;
@@ -69,13 +83,17 @@ struct requestHead {
   }
 };
 
+using requestHead = messageHead;
+using responseHead = messageHead;
+
 enum class readEvent { needMore, head, body, done, error };
 
-class requestReader {
+// messageReader is the shared machinery; requestReader and responseReader
+// pick llhttp's mode.
+class messageReader {
  public:
-  explicit requestReader(const readLimits& limits = {});
-  requestReader(const requestReader&) = delete;
-  requestReader& operator=(const requestReader&) = delete;
+  messageReader(const messageReader&) = delete;
+  messageReader& operator=(const messageReader&) = delete;
 
   struct step {
     readEvent ev;
@@ -90,16 +108,21 @@ class requestReader {
   // head.
   step feed(const char* data, size_t n);
 
-  const requestHead& head() const { return head_; }
+  const messageHead& head() const { return head_; }
   // The server takes the header vector (swapping in the last one's).
-  requestHead& head() { return head_; }
+  messageHead& head() { return head_; }
   // After readEvent::error: the status to answer (400, 413, 414, 431, 501)
-  // and why, for the log.
+  // and why, for the log. (A client reads 431 as "head too large", 501 as
+  // "unsupported coding", 400 as malformed.)
   int errorStatus() const { return errStatus_; }
   const std::string& errorReason() const { return errReason_; }
 
- private:
+ protected:
+  messageReader(llhttp_type_t type, const readLimits& limits);
+  ~messageReader() = default;
+
   static int onMessageBegin(llhttp_t*);
+  static int onStatus(llhttp_t*, const char*, size_t);
   static int onURL(llhttp_t*, const char*, size_t);
   static int onMethod(llhttp_t*, const char*, size_t);
   static int onHeaderField(llhttp_t*, const char*, size_t);
@@ -117,7 +140,8 @@ class requestReader {
   llhttp_t parser_;
   llhttp_settings_t settings_;
   readLimits limits_;
-  requestHead head_;
+  const char* what_;         // "request" or "response", for the reasons
+  messageHead head_;
   bool fieldOpen_ = false;   // a header name is being read (its value not yet)
   size_t headBytes_ = 0;
   size_t chunkExt_ = 0;
@@ -127,8 +151,28 @@ class requestReader {
   bool headReady_ = false;   // set by onHeadersComplete, taken by feed
   bool doneReady_ = false;   // set by onMessageComplete
   std::string_view body_;    // set by onBody
+  bool noBody_ = false;      // responses: the request was HEAD
   int errStatus_ = 0;
   std::string errReason_;
+};
+
+class requestReader final : public messageReader {
+ public:
+  explicit requestReader(const readLimits& limits = {}) : messageReader(HTTP_REQUEST, limits) {}
+};
+
+class responseReader final : public messageReader {
+ public:
+  explicit responseReader(const readLimits& limits = {}) : messageReader(HTTP_RESPONSE, limits) {}
+  // expectNoBody says the next final response answers a HEAD request: its
+  // Content-Length describes the body a GET would get, none follows. It
+  // holds until that response is done.
+  void expectNoBody() noexcept { noBody_ = true; }
+  // finish tells the reader the connection reached EOF: done for a body
+  // delimited by the close, needMore when no response had begun (the
+  // server closed between messages), error (an unexpected EOF) anywhere
+  // else, a head or a length-framed body cut short.
+  step finish();
 };
 
 }  // namespace ringo::http::detail

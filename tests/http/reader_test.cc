@@ -12,6 +12,7 @@
 using ringo::http::detail::readEvent;
 using ringo::http::detail::readLimits;
 using ringo::http::detail::requestReader;
+using ringo::http::detail::responseReader;
 
 namespace {
 
@@ -168,6 +169,110 @@ TEST(Reader, BodyBytesAreNotScannedAsHead) {
   EXPECT_EQ(p.error, 0) << p.reason;
   ASSERT_EQ(p.bodies.size(), 1u);
   EXPECT_EQ(p.bodies[0], body);
+}
+
+
+// ---- responses (the client's side of the same reader) ------------------------
+
+struct ParsedResponse {
+  std::vector<int> statuses;        // one per head, interim ones included
+  std::vector<std::string> bodies;  // one per completed response
+  int error = 0;
+  std::string reason;
+  bool keepAlive = false;
+};
+
+// FeedResponse feeds input `step` bytes at a time; at the end of the input
+// it calls finish(), as a client does at EOF. head: the request was HEAD.
+ParsedResponse FeedResponse(const std::string& input, size_t step = 1 << 20, bool head = false,
+                            readLimits limits = {}) {
+  responseReader r(limits);
+  if (head) r.expectNoBody();
+  ParsedResponse out;
+  std::string pending, body;
+  size_t fed = 0;
+  bool hungry = true;
+  auto on = [&](const responseReader::step& st) {
+    switch (st.ev) {
+      case readEvent::head:
+        out.statuses.push_back(r.head().status);
+        out.keepAlive = r.head().keepAlive;
+        break;
+      case readEvent::body: body.append(st.body); break;
+      case readEvent::done: out.bodies.push_back(body); body.clear(); break;
+      case readEvent::error: out.error = r.errorStatus(); out.reason = r.errorReason(); break;
+      case readEvent::needMore: break;
+    }
+  };
+  while (out.error == 0) {
+    if (pending.empty() && hungry) {
+      if (fed == input.size()) {
+        on(r.finish());
+        break;
+      }
+      size_t k = std::min(step, input.size() - fed);
+      pending = input.substr(fed, k);
+      fed += k;
+    }
+    auto st = r.feed(pending.data(), pending.size());
+    on(st);
+    pending.erase(0, st.consumed);
+    hungry = st.ev == readEvent::needMore;
+  }
+  return out;
+}
+
+TEST(ResponseReader, ReadsLengthChunkedAndCloseDelimitedBodiesByteAtATime) {
+  for (size_t step : {size_t(1), size_t(3), size_t(1 << 20)}) {
+    auto a = FeedResponse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", step);
+    EXPECT_EQ(a.error, 0) << a.reason;
+    EXPECT_EQ(a.statuses, std::vector<int>{200});
+    EXPECT_EQ(a.bodies, std::vector<std::string>{"hello"});
+    EXPECT_TRUE(a.keepAlive);
+    auto b = FeedResponse("HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", step);
+    EXPECT_EQ(b.error, 0) << b.reason;
+    EXPECT_EQ(b.bodies, std::vector<std::string>{"abcde"});
+    auto c = FeedResponse("HTTP/1.1 200 OK\r\n\r\nuntil the close", step);
+    EXPECT_EQ(c.error, 0) << c.reason;
+    EXPECT_EQ(c.bodies, std::vector<std::string>{"until the close"});
+    EXPECT_FALSE(c.keepAlive);
+  }
+}
+
+TEST(ResponseReader, NoBodyForHeadAndForInterim204And304) {
+  auto h = FeedResponse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", 1, true);
+  EXPECT_EQ(h.error, 0) << h.reason;
+  EXPECT_EQ(h.bodies, std::vector<std::string>{""});
+  EXPECT_TRUE(h.keepAlive);
+  auto i = FeedResponse(
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\n"
+      "HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  EXPECT_EQ(i.error, 0) << i.reason;
+  EXPECT_EQ(i.statuses, (std::vector<int>{100, 204, 304, 200}));
+  EXPECT_EQ(i.bodies, (std::vector<std::string>{"", "", "", "ok"}));
+}
+
+TEST(ResponseReader, EOFInsideAResponseIsAnError) {
+  auto a = FeedResponse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort");
+  EXPECT_EQ(a.error, 400);
+  EXPECT_NE(a.reason.find("unexpected EOF"), std::string::npos) << a.reason;
+  auto b = FeedResponse("HTTP/1.1 200 OK\r\nContent-Le");
+  EXPECT_NE(b.reason.find("unexpected EOF"), std::string::npos) << b.reason;
+  auto c = FeedResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab");
+  EXPECT_NE(c.reason.find("unexpected EOF"), std::string::npos) << c.reason;
+}
+
+TEST(ResponseReader, RefusesMalformedAndOversizedHeads) {
+  EXPECT_EQ(FeedResponse("HTTP/1.1 abc OK\r\n\r\n").error, 400);
+  EXPECT_EQ(FeedResponse("SPDY/3 200 OK\r\n\r\n").error, 400);
+  EXPECT_EQ(FeedResponse("HTTP/1.1 200 OK\nContent-Length: 0\n\n").error, 400);
+  EXPECT_EQ(FeedResponse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx").error, 400);
+  EXPECT_EQ(FeedResponse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n").error, 501);
+  readLimits small;
+  small.maxHeaderBytes = 1024;
+  auto big = FeedResponse("HTTP/1.1 200 OK\r\nX: " + std::string(2000, 'v') + "\r\n\r\n", 100, false, small);
+  EXPECT_EQ(big.error, 431);
+  EXPECT_EQ(big.reason, "response head too large");
 }
 
 }  // namespace
