@@ -1,9 +1,10 @@
-// http.h — ringo's HTTP/1.1 server: everything in one include.
+// http.h — ringo's HTTP/1.1 server and client: everything in one include.
 //
 //   #include <ringo/http.h>
 //   namespace http = ringo::http;
 #pragma once
 
+#include "ringo/http/client.h"
 #include "ringo/http/cookie.h"
 #include "ringo/http/errors.h"
 #include "ringo/http/handler.h"

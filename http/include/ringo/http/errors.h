@@ -17,6 +17,26 @@ enum class Errc {
   contentLength,     // a handler wrote more than the Content-Length it set
   badStatus,         // WriteHeader with a code outside 100..999
   abortHandler,      // the connection is gone (client closed, write failed)
+
+  // The client's (client.h): what a URL, a request or a server can get wrong.
+  badURL = 100,           // a URL that does not parse, or has no host
+  unsupportedScheme,      // a scheme other than http and https
+  badRequest,             // an invalid method or header field in an outgoing request
+  requestBodyLength,      // the request body's length differs from its ContentLength
+  dialTimeout,            // the connection was not established within the dial timeout
+  timeout,                // the whole exchange passed ClientOptions::timeout
+  responseHeaderTimeout,  // no response head within ClientOptions::response_header_timeout
+  connClosedEarly,        // the server closed the connection before any response byte
+  unexpectedEOF,          // the connection ended inside a response (head or body)
+  malformedResponse,      // a status line or header the reader refused
+  malformedBody,          // bad chunked framing in a response body
+  unsupportedEncoding,    // a Transfer-Encoding other than chunked
+  headerTooLarge,         // a response head past ClientOptions::max_response_header_bytes
+  tooManyRedirects,       // the redirect limit (10 unless configured)
+  badLocation,            // a redirect whose Location does not parse
+  useLastResponse,        // CheckRedirect's way to stop and keep the redirect response
+  bodyClosed,             // a read on a response body after Close
+  switchingProtocols,     // a 101 answer: protocol upgrades are not supported
 };
 
 namespace detail {
@@ -33,6 +53,24 @@ class errorCategory final : public std::error_category {
       case Errc::contentLength: return "http: wrote more than the declared Content-Length";
       case Errc::badStatus: return "http: invalid status code";
       case Errc::abortHandler: return "http: connection closed";
+      case Errc::badURL: return "http: invalid URL";
+      case Errc::unsupportedScheme: return "http: unsupported protocol scheme";
+      case Errc::badRequest: return "http: invalid method or header field in request";
+      case Errc::requestBodyLength: return "http: request body length does not match ContentLength";
+      case Errc::dialTimeout: return "http: timeout dialing the server";
+      case Errc::timeout: return "http: Client.Timeout exceeded";
+      case Errc::responseHeaderTimeout: return "http: timeout awaiting response headers";
+      case Errc::connClosedEarly: return "http: server closed the connection before sending a response";
+      case Errc::unexpectedEOF: return "http: unexpected EOF reading the response";
+      case Errc::malformedResponse: return "http: malformed HTTP response";
+      case Errc::malformedBody: return "http: malformed chunked encoding in the response body";
+      case Errc::unsupportedEncoding: return "http: unsupported transfer encoding in the response";
+      case Errc::headerTooLarge: return "http: server response headers exceeded the limit";
+      case Errc::tooManyRedirects: return "http: stopped after too many redirects";
+      case Errc::badLocation: return "http: failed to parse the Location header of a redirect";
+      case Errc::useLastResponse: return "http: use last response";
+      case Errc::bodyClosed: return "http: read on closed response body";
+      case Errc::switchingProtocols: return "http: protocol switch (101) not supported by the client";
     }
     return "unknown ringo.http error";
   }
@@ -50,6 +88,10 @@ inline const std::error_code ErrBodyTooLarge = make_error_code(Errc::bodyTooLarg
 inline const std::error_code ErrHijacked = make_error_code(Errc::hijacked);
 inline const std::error_code ErrNotSupported = make_error_code(Errc::notSupported);
 inline const std::error_code ErrContentLength = make_error_code(Errc::contentLength);
+// ErrUseLastResponse, returned by ClientOptions::check_redirect, makes Do
+// return the redirect response itself (its body unread), with no error.
+inline const std::error_code ErrUseLastResponse = make_error_code(Errc::useLastResponse);
+inline const std::error_code ErrBodyReadAfterClose = make_error_code(Errc::bodyClosed);
 
 }  // namespace ringo::http
 

@@ -1,0 +1,836 @@
+// client_test.cc — http::Client over real sockets on 127.0.0.1: against
+// ringo's own server (bodies, framing, keep-alive, redirects), against raw
+// listeners that misbehave on purpose (stalls, resets, short bodies, bad
+// heads), Context cancellation, and examples/reverse_proxy end to end.
+// Every wait is bounded: a broken client fails a test, it does not hang it.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <string>
+
+#include "../runtime/test_util.h"
+#include "client.h"
+
+extern char** environ;
+
+using namespace std::chrono_literals;
+using ringo::testing::WithServer;
+namespace http = ringo::http;
+namespace net = ringo::net;
+
+namespace {
+
+// ---- servers ----------------------------------------------------------------
+
+// routes: what the ringo server answers, by path.
+struct routes final : http::Handler {
+  ringo::Chan<std::monostate> release{nullptr};  // /stream and /stall wait on it
+  void ServeHTTP(http::ResponseWriter& w, http::Request& r) override {
+    const std::string& p = r.URL.Path;
+    if (p == "/hello") {
+      w.Header().Set("Content-Type", "text/plain");
+      (void)w.Write("Hello, World!");
+    } else if (p == "/echo") {
+      auto [body, err] = r.Body.ReadAll();
+      if (err) return http::Error(w, err.message(), 400);
+      w.Header().Set("Content-Type", std::string(r.Header.Get("Content-Type")));
+      (void)w.Write(body);
+    } else if (p == "/big") {
+      // Written in pieces past the server's buffer: sent chunked.
+      const size_t n = std::stoul(std::string(r.URL.Query().Get("n")));
+      std::string piece(16 << 10, 'b');
+      for (size_t sent = 0; sent < n; sent += piece.size())
+        (void)w.Write(std::string_view(piece).substr(0, std::min(piece.size(), n - sent)));
+    } else if (p == "/method") {
+      auto [body, err] = r.Body.ReadAll();
+      (void)w.Write(r.Method + ":" + body + ":" + std::string(r.Header.Get("Content-Type")));
+    } else if (p == "/redirect") {
+      const int n = std::stoi(std::string(r.URL.Query().Get("n")));
+      if (n == 0) return (void)w.Write("arrived");
+      http::Redirect(w, r, "/redirect?n=" + std::to_string(n - 1), 302);
+    } else if (p == "/relative/a/b") {
+      http::Redirect(w, r, "../c?x=1", 302);  // to /relative/c?x=1
+    } else if (p == "/relative/c") {
+      (void)w.Write("c " + r.URL.RawQuery);
+    } else if (p == "/see-other") {
+      http::Redirect(w, r, "/method", 303);
+    } else if (p == "/temporary") {
+      http::Redirect(w, r, "/method", 307);
+    } else if (p == "/to") {
+      http::Redirect(w, r, r.URL.Query().Get("url"), 302);
+    } else if (p == "/credentials") {
+      (void)w.Write("auth=" + std::string(r.Header.Get("Authorization")) +
+                    " cookie=" + std::string(r.Header.Get("Cookie")) + " x=" + std::string(r.Header.Get("X-Keep")));
+    } else if (p == "/stream") {
+      (void)w.Write("first");
+      (void)w.Flush();
+      ringo::Select(ringo::Recv(release), ringo::Recv(ringo::After(10s)));
+      (void)w.Write("second");
+    } else if (p == "/stall") {
+      w.Header().Set("Content-Length", "100");
+      (void)w.Write("0123456789");
+      (void)w.Flush();
+      ringo::Select(ringo::Recv(release), ringo::Recv(ringo::After(10s)));
+    } else if (p == "/headers-out") {
+      std::string all;
+      for (const auto& f : r.Header) all += f.name + "=" + f.value + "\n";
+      (void)w.Write(all);
+    } else {
+      w.WriteHeader(404);
+    }
+  }
+};
+
+http::ServerOptions Opts(http::Handler& h) {
+  http::ServerOptions o;
+  o.handler = &h;
+  return o;
+}
+
+// rawServer accepts connections on 127.0.0.1:0 and runs fn on each, on its
+// own goroutine. stop() closes the listener, tells the handlers to quit
+// (quit closes) and waits for all of them.
+class rawServer {
+ public:
+  explicit rawServer(std::function<void(net::Conn&, const ringo::Chan<std::monostate>& quit)> fn)
+      : fn_(std::move(fn)) {
+    auto [ln, err] = net::Listen("tcp", "127.0.0.1:0");
+    EXPECT_FALSE(err) << err.message();
+    ln_ = std::move(ln);
+    addr = ln_.Address().String();
+    wg_.Add(1);
+    ringo::Go([this] {
+      for (;;) {
+        auto [c, err] = ln_.Accept();
+        if (err) break;
+        accepts++;
+        wg_.Add(1);
+        ringo::Go([this, c]() mutable {
+          fn_(c, quit_);
+          (void)c.Close();
+          wg_.Done();
+        });
+      }
+      wg_.Done();
+    });
+  }
+  ~rawServer() { stop(); }
+  void stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    (void)ln_.Close();
+    quit_.Close();
+    wg_.Wait();
+  }
+  std::string url(std::string_view path = "/") const { return "http://" + addr + std::string(path); }
+
+  std::string addr;
+  std::atomic<int> accepts{0};
+
+ private:
+  std::function<void(net::Conn&, const ringo::Chan<std::monostate>&)> fn_;
+  net::Listener ln_;
+  ringo::Chan<std::monostate> quit_;
+  ringo::WaitGroup wg_;
+  bool stopped_ = false;
+};
+
+// readHead reads a request head (and nothing after it) within 10 s.
+bool readHead(net::Conn& c, std::string* head = nullptr) {
+  std::string buf;
+  (void)c.SetReadDeadline(std::chrono::steady_clock::now() + 10s);
+  char b[4096];
+  while (buf.find("\r\n\r\n") == std::string::npos) {
+    auto [n, err] = c.Read(b);
+    if (err) return false;
+    buf.append(b, n);
+  }
+  if (head) *head = buf;
+  return true;
+}
+
+// waitQuit parks until the test ends (or 10 s).
+void waitQuit(const ringo::Chan<std::monostate>& quit) {
+  ringo::Select(ringo::Recv(quit), ringo::Recv(ringo::After(10s)));
+}
+
+void RunClient(const std::function<void()>& fn, int procs = 2) {
+  ringo::Options o;
+  o.maxprocs = procs;
+  ringo::Run(fn, o);
+}
+
+std::string ReadAll(http::Response& resp) {
+  auto [s, err] = resp.Body.ReadAll();
+  EXPECT_FALSE(err) << err.message();
+  return s;
+}
+
+// ---- against ringo's server ---------------------------------------------------------
+
+TEST(Client, GetsAResponseWithStatusHeadersAndBody) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    http::Client c;
+    auto [resp, err] = c.Get("http://" + addr + "/hello");
+    ASSERT_FALSE(err) << err.message();
+    EXPECT_EQ(resp.StatusCode, 200);
+    EXPECT_EQ(resp.Status, "200 OK");
+    EXPECT_EQ(resp.Proto, "HTTP/1.1");
+    EXPECT_EQ(resp.Header.Get("Content-Type"), "text/plain");
+    EXPECT_EQ(resp.ContentLength, 13);
+    EXPECT_TRUE(resp.TransferEncoding.empty());
+    EXPECT_FALSE(resp.Close);
+    EXPECT_EQ(resp.Request.URL.Path, "/hello");
+    EXPECT_EQ(ReadAll(resp), "Hello, World!");
+    auto [n, rerr] = resp.Body.Read(std::span<char>());
+    EXPECT_EQ(rerr, net::ErrEOF);
+    (void)resp.Body.Close();
+    char b[4];
+    EXPECT_EQ(resp.Body.Read(b).err, http::ErrBodyReadAfterClose);
+
+    auto [nf, nerr] = c.Get("http://" + addr + "/nothing-here");
+    ASSERT_FALSE(nerr);
+    EXPECT_EQ(nf.StatusCode, 404);  // a status is an answer, not an error
+  });
+}
+
+TEST(Client, PostsBodiesOfSeveralMiBWithALengthAndChunked) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    http::Client c;
+    std::string body(3 << 20, '\0');
+    for (size_t i = 0; i < body.size(); i++) body[i] = char('a' + i % 26);
+    auto [resp, err] = c.Post("http://" + addr + "/echo", "application/octet-stream", body);
+    ASSERT_FALSE(err) << err.message();
+    EXPECT_EQ(resp.Header.Get("Content-Type"), "application/octet-stream");
+    EXPECT_EQ(ReadAll(resp), body);
+
+    // A streamed body of unknown length goes out chunked, in odd pieces.
+    size_t off = 0;
+    http::Reader rd = [&](std::span<char> buf) -> net::IOResult {
+      if (off == body.size()) return {0, net::ErrEOF};
+      const size_t n = std::min({buf.size(), body.size() - off, size_t(7777)});
+      std::memcpy(buf.data(), body.data() + off, n);
+      off += n;
+      return {n, {}};
+    };
+    auto [resp2, err2] = c.Post("http://" + addr + "/echo", "text/plain", rd);
+    ASSERT_FALSE(err2) << err2.message();
+    EXPECT_EQ(ReadAll(resp2), body);
+    EXPECT_EQ(c.Dials(), 1);
+  });
+}
+
+TEST(Client, ReadsChunkedAndContentLengthResponses) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    http::Client c;
+    auto [big, err] = c.Get("http://" + addr + "/big?n=1000000");
+    ASSERT_FALSE(err) << err.message();
+    EXPECT_EQ(big.ContentLength, -1);
+    ASSERT_EQ(big.TransferEncoding.size(), 1u);
+    EXPECT_EQ(big.TransferEncoding[0], "chunked");
+    EXPECT_EQ(ReadAll(big), std::string(1000000, 'b'));
+    auto [small, err2] = c.Get("http://" + addr + "/big?n=1000");
+    ASSERT_FALSE(err2) << err2.message();
+    EXPECT_EQ(small.ContentLength, 1000);
+    EXPECT_EQ(ReadAll(small), std::string(1000, 'b'));
+  });
+}
+
+TEST(Client, ReusesKeepAliveConnections) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    http::Client c;
+    const auto before = http::ReadStats().conns_total;
+    for (int i = 0; i < 20; i++) {
+      auto [resp, err] = c.Get("http://" + addr + (i % 2 ? "/hello" : "/big?n=50000"));
+      ASSERT_FALSE(err) << err.message();
+      (void)ReadAll(resp);
+    }
+    EXPECT_EQ(http::ReadStats().conns_total - before, 1u);
+    EXPECT_EQ(c.Dials(), 1);
+    EXPECT_EQ(c.IdleConns(), 1);
+    c.CloseIdleConnections();
+    EXPECT_EQ(c.IdleConns(), 0);
+    auto [resp, err] = c.Get("http://" + addr + "/hello");
+    ASSERT_FALSE(err);
+    EXPECT_EQ(c.Dials(), 2);
+  });
+}
+
+TEST(Client, ConcurrentRequestsGetTheirOwnConnectionsAndShareThePool) {
+  routes h;
+  WithServer(
+      Opts(h),
+      [&](const std::string& addr, http::Server&) {
+        http::Client c;
+        ringo::WaitGroup wg;
+        std::atomic<int> ok{0};
+        for (int g = 0; g < 8; g++) {
+          wg.Add(1);
+          ringo::Go([&] {
+            for (int i = 0; i < 50; i++) {
+              auto [resp, err] = c.Get("http://" + addr + "/hello");
+              if (!err && resp.Body.ReadAll().value == "Hello, World!") ok++;
+            }
+            wg.Done();
+          });
+        }
+        wg.Wait();
+        EXPECT_EQ(ok.load(), 400);
+        EXPECT_LE(c.Dials(), 8);
+      },
+      2);
+}
+
+TEST(Client, ABodyNotReadToTheEndIsDrainedOrItsConnectionDropped) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    http::Client c;
+    {
+      auto [resp, err] = c.Get("http://" + addr + "/big?n=20000");  // small: drained on Close
+      ASSERT_FALSE(err);
+      (void)resp.Body.Close();
+    }
+    EXPECT_EQ(c.IdleConns(), 1);
+    {
+      auto [resp, err] = c.Get("http://" + addr + "/big?n=5000000");  // large: dropped
+      ASSERT_FALSE(err);
+      char b[100];
+      EXPECT_EQ(resp.Body.Read(b).n, 100u);
+      (void)resp.Body.Close();
+    }
+    EXPECT_EQ(c.IdleConns(), 0);
+    EXPECT_EQ(c.Dials(), 1);
+  });
+}
+
+TEST(Client, StreamsTheBodyAsItArrives) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    h.release = ringo::Chan<std::monostate>();
+    http::Client c;
+    auto [resp, err] = c.Get("http://" + addr + "/stream");
+    ASSERT_FALSE(err) << err.message();
+    // The handler is parked until release closes: "first" must come
+    // through on its own.
+    char b[64];
+    auto [n, rerr] = resp.Body.Read(b);
+    ASSERT_FALSE(rerr);
+    std::string got(b, n);
+    while (got.size() < 5) {
+      auto [m, e] = resp.Body.Read(b);
+      ASSERT_FALSE(e);
+      got.append(b, m);
+    }
+    EXPECT_EQ(got, "first");
+    h.release.Close();
+    EXPECT_EQ(ReadAll(resp), "second");
+  });
+}
+
+TEST(Client, HeadHasHeadersButNoBodyAndKeepsTheConnection) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    http::Client c;
+    auto [resp, err] = c.Head("http://" + addr + "/hello");
+    ASSERT_FALSE(err) << err.message();
+    EXPECT_EQ(resp.StatusCode, 200);
+    EXPECT_EQ(resp.Header.Get("Content-Length"), "13");
+    EXPECT_EQ(ReadAll(resp), "");
+    EXPECT_EQ(c.IdleConns(), 1);  // back in the pool before the body was touched
+    auto [g, gerr] = c.Get("http://" + addr + "/hello");
+    ASSERT_FALSE(gerr);
+    EXPECT_EQ(ReadAll(g), "Hello, World!");
+    EXPECT_EQ(c.Dials(), 1);
+  });
+}
+
+// ---- redirects ----------------------------------------------------------------
+
+// Go's rule: "stopped after 10 redirects" once ten requests have been
+// sent, so a chain of nine redirects ends and one of ten does not.
+TEST(Client, FollowsRedirectsAndStopsAfterTenRequests) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    http::Client c;
+    auto [resp, err] = c.Get("http://" + addr + "/redirect?n=9");
+    ASSERT_FALSE(err) << err.message();
+    EXPECT_EQ(ReadAll(resp), "arrived");
+    EXPECT_EQ(resp.Request.URL.RawQuery, "n=0");
+    EXPECT_EQ(c.Dials(), 1);  // each redirect's short body was drained
+
+    auto [r10, err10] = c.Get("http://" + addr + "/redirect?n=10");
+    EXPECT_EQ(err10, http::Errc::tooManyRedirects);
+    http::Client more({.max_redirects = 11});
+    auto [r11, err11] = more.Get("http://" + addr + "/redirect?n=10");
+    ASSERT_FALSE(err11) << err11.message();
+    EXPECT_EQ(ReadAll(r11), "arrived");
+
+    auto [rel, rerr] = c.Get("http://" + addr + "/relative/a/b");
+    ASSERT_FALSE(rerr) << rerr.message();
+    EXPECT_EQ(ReadAll(rel), "c x=1");
+
+    // check_redirect can stop and keep the redirect response.
+    http::Client stop({.check_redirect = [](const http::ClientRequest&, std::span<const http::ClientRequest>) {
+      return http::ErrUseLastResponse;
+    }});
+    auto [first, ferr] = stop.Get("http://" + addr + "/redirect?n=3");
+    ASSERT_FALSE(ferr);
+    EXPECT_EQ(first.StatusCode, 302);
+    EXPECT_EQ(first.Header.Get("Location"), "/redirect?n=2");
+  });
+}
+
+TEST(Client, SeeOtherTurnsAPostIntoAGetAndTemporaryKeepsIt) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    http::Client c;
+    auto [r303, err] = c.Post("http://" + addr + "/see-other", "text/plain", "payload");
+    ASSERT_FALSE(err) << err.message();
+    EXPECT_EQ(ReadAll(r303), "GET::");  // no body, no Content-Type
+    EXPECT_EQ(r303.Request.Method, "GET");
+
+    auto [r307, err2] = c.Post("http://" + addr + "/temporary", "text/plain", "payload");
+    ASSERT_FALSE(err2) << err2.message();
+    EXPECT_EQ(ReadAll(r307), "POST:payload:text/plain");
+
+    auto [head, err3] = c.Head("http://" + addr + "/see-other");
+    ASSERT_FALSE(err3);
+    EXPECT_EQ(head.Request.Method, "HEAD");  // HEAD stays HEAD
+    EXPECT_EQ(head.StatusCode, 200);
+
+    // A 307 with a body that cannot be sent again is the answer itself.
+    auto [req, rerr] = http::NewRequest("POST", "http://" + addr + "/temporary",
+                                        http::StringReader("once"), 4);
+    ASSERT_FALSE(rerr);
+    auto [r, err4] = c.Do(std::move(req));
+    ASSERT_FALSE(err4) << err4.message();
+    EXPECT_EQ(r.StatusCode, 307);
+  });
+}
+
+TEST(Client, DropsCredentialsWhenARedirectChangesHost) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    http::Client c;
+    const std::string port = addr.substr(addr.rfind(':') + 1);
+    auto send = [&](const std::string& target) {
+      auto [req, err] = http::NewRequest("GET", "http://" + addr + "/to?url=" + http::QueryEscape(target));
+      EXPECT_FALSE(err);
+      req.Header.Set("Authorization", "Bearer secret");
+      req.Header.Set("Cookie", "session=1");
+      req.Header.Set("X-Keep", "yes");
+      auto [resp, derr] = c.Do(std::move(req));
+      EXPECT_FALSE(derr) << derr.message();
+      return ReadAll(resp);
+    };
+    // Same host: kept. Another host (localhost is not 127.0.0.1): dropped,
+    // other headers kept.
+    EXPECT_EQ(send("http://" + addr + "/credentials"), "auth=Bearer secret cookie=session=1 x=yes");
+    EXPECT_EQ(send("http://localhost:" + port + "/credentials"), "auth= cookie= x=yes");
+  });
+}
+
+// ---- servers that misbehave ------------------------------------------------------
+
+TEST(Client, AStallingServerTimesOutNeverEarly) {
+  RunClient([] {
+    rawServer srv([](net::Conn& c, const auto& quit) {
+      if (readHead(c)) waitQuit(quit);
+    });
+    http::Client c({.timeout = 300ms});
+    const auto t0 = std::chrono::steady_clock::now();
+    auto [resp, err] = c.Get(srv.url());
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(err, http::Errc::timeout) << err.message();
+    EXPECT_TRUE(http::IsTimeout(err));
+    EXPECT_GE(took, 300ms);
+
+    http::Client h({.timeout = 10s, .response_header_timeout = 200ms});
+    const auto t1 = std::chrono::steady_clock::now();
+    auto [resp2, err2] = h.Get(srv.url());
+    EXPECT_EQ(err2, http::Errc::responseHeaderTimeout) << err2.message();
+    EXPECT_GE(std::chrono::steady_clock::now() - t1, 200ms);
+  });
+}
+
+TEST(Client, ABodyThatStallsTimesOutWithTheWholeRequestTimeout) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    h.release = ringo::Chan<std::monostate>();
+    http::Client c({.timeout = 300ms});
+    const auto t0 = std::chrono::steady_clock::now();
+    auto [resp, err] = c.Get("http://" + addr + "/stall");
+    ASSERT_FALSE(err) << err.message();
+    auto [body, rerr] = resp.Body.ReadAll();
+    EXPECT_EQ(body, "0123456789");
+    EXPECT_EQ(rerr, http::Errc::timeout) << rerr.message();
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);
+    h.release.Close();
+  });
+}
+
+TEST(Client, AResetIsAnError) {
+  RunClient([] {
+    rawServer srv([](net::Conn& c, const auto&) {
+      if (!readHead(c)) return;
+      linger l{1, 0};  // close with RST
+      setsockopt(c.Fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    });
+    http::Client c;
+    auto [resp, err] = c.Get(srv.url());
+    EXPECT_EQ(err, std::errc::connection_reset) << err.message();
+  });
+}
+
+TEST(Client, ConnectionRefusedIsTheDialError) {
+  RunClient([] {
+    auto [ln, err] = net::Listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err);
+    const std::string addr = ln.Address().String();
+    (void)ln.Close();
+    http::Client c;
+    auto [resp, derr] = c.Get("http://" + addr + "/");
+    EXPECT_EQ(derr, std::errc::connection_refused) << derr.message();
+  });
+}
+
+TEST(Client, AShortBodyIsAnUnexpectedEOFAndItsConnectionIsNotReused) {
+  RunClient([] {
+    rawServer srv([](net::Conn& c, const auto&) {
+      if (!readHead(c)) return;
+      (void)c.Write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
+    });
+    http::Client c;
+    auto [resp, err] = c.Get(srv.url());
+    ASSERT_FALSE(err) << err.message();
+    auto [body, rerr] = resp.Body.ReadAll();
+    EXPECT_EQ(body, "0123456789");
+    EXPECT_EQ(rerr, http::Errc::unexpectedEOF) << rerr.message();
+    EXPECT_EQ(c.IdleConns(), 0);
+    auto [resp2, err2] = c.Get(srv.url());
+    ASSERT_FALSE(err2);
+    EXPECT_EQ(srv.accepts.load(), 2);
+  });
+}
+
+TEST(Client, ABadStatusLineOrHeaderIsAMalformedResponse) {
+  RunClient([] {
+    for (std::string bad : {"HTTP/1.1 abc OK\r\n\r\n", "hello there\r\n\r\n", "HTTP/1.1 200 OK\r\nBad Header\r\n\r\n",
+                            "HTTP/1.1 200 OK\nContent-Length: 0\n\n", "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n"}) {
+      rawServer srv([&](net::Conn& c, const auto&) {
+        if (readHead(c)) (void)c.Write(bad);
+      });
+      http::Client c;
+      auto [resp, err] = c.Get(srv.url());
+      EXPECT_EQ(err, http::Errc::malformedResponse) << bad << ": " << err.message();
+    }
+  });
+}
+
+TEST(Client, OversizedHeadersAreRefused) {
+  RunClient([] {
+    rawServer srv([](net::Conn& c, const auto&) {
+      if (!readHead(c)) return;
+      (void)c.Write("HTTP/1.1 200 OK\r\nX-Big: " + std::string(64 << 10, 'x') + "\r\nContent-Length: 0\r\n\r\n");
+    });
+    http::Client c({.max_response_header_bytes = 16 << 10});
+    auto [resp, err] = c.Get(srv.url());
+    EXPECT_EQ(err, http::Errc::headerTooLarge) << err.message();
+    http::Client roomy;  // 1 MiB by default
+    auto [resp2, err2] = roomy.Get(srv.url());
+    ASSERT_FALSE(err2) << err2.message();
+    EXPECT_EQ(resp2.Header.Get("X-Big").size(), size_t(64 << 10));
+  });
+}
+
+TEST(Client, ReadsABodyDelimitedByTheClose) {
+  RunClient([] {
+    rawServer srv([](net::Conn& c, const auto&) {
+      if (!readHead(c)) return;
+      (void)c.Write("HTTP/1.1 200 OK\r\n\r\nuntil the end");
+    });
+    http::Client c;
+    auto [resp, err] = c.Get(srv.url());
+    ASSERT_FALSE(err) << err.message();
+    EXPECT_EQ(resp.ContentLength, -1);
+    EXPECT_TRUE(resp.Close);
+    EXPECT_EQ(ReadAll(resp), "until the end");
+    EXPECT_EQ(c.IdleConns(), 0);
+  });
+}
+
+TEST(Client, SkipsInterimResponsesAndHonoursNoBodyStatuses) {
+  RunClient([] {
+    rawServer srv([](net::Conn& c, const auto&) {
+      while (readHead(c)) {
+        (void)c.Write(
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        if (!readHead(c)) return;
+        (void)c.Write("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n");  // no body, whatever it says
+        if (!readHead(c)) return;
+        (void)c.Write("HTTP/1.1 304 Not Modified\r\n\r\n");
+      }
+    });
+    http::Client c;
+    auto [a, err] = c.Get(srv.url());
+    ASSERT_FALSE(err) << err.message();
+    EXPECT_EQ(a.StatusCode, 200);
+    EXPECT_FALSE(a.Header.Has("Link"));
+    EXPECT_EQ(ReadAll(a), "ok");
+    auto [b, err2] = c.Get(srv.url());
+    ASSERT_FALSE(err2) << err2.message();
+    EXPECT_EQ(b.StatusCode, 204);
+    EXPECT_EQ(b.ContentLength, 0);
+    auto [d, err3] = c.Get(srv.url());
+    ASSERT_FALSE(err3) << err3.message();
+    EXPECT_EQ(d.StatusCode, 304);
+    EXPECT_EQ(ReadAll(d), "");
+    EXPECT_EQ(srv.accepts.load(), 1);
+  });
+}
+
+TEST(Client, RetriesOnceWhenAPooledConnectionWasClosedByTheServer) {
+  RunClient([] {
+    // Answers one request per connection while saying keep-alive, then
+    // closes: the client's second request finds a dead pooled connection.
+    rawServer srv([](net::Conn& c, const auto&) {
+      if (!readHead(c)) return;
+      (void)c.Write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    });
+    http::Client c;
+    for (int i = 0; i < 3; i++) {
+      auto [resp, err] = c.Get(srv.url());
+      ASSERT_FALSE(err) << i << ": " << err.message();
+      EXPECT_EQ(ReadAll(resp), "ok");
+    }
+    EXPECT_EQ(srv.accepts.load(), 3);
+    // A body that cannot be replayed is not retried: the error shows.
+    auto [req, rerr] = http::NewRequest("POST", srv.url(), http::StringReader("x"), 1);
+    ASSERT_FALSE(rerr);
+    auto [resp, err] = c.Do(std::move(req));
+    EXPECT_TRUE(err == http::Errc::connClosedEarly || err == std::errc::connection_reset ||
+                err == std::errc::broken_pipe)
+        << err.message();
+  });
+}
+
+TEST(Client, RejectsBadURLsAndRequests) {
+  RunClient([] {
+    http::Client c;
+    EXPECT_EQ(c.Get("ftp://127.0.0.1/").err, http::Errc::unsupportedScheme);
+    EXPECT_EQ(c.Get("not a url").err, http::Errc::badURL);
+    EXPECT_EQ(c.Get("http:///nohost").err, http::Errc::badURL);
+    EXPECT_EQ(http::NewRequest("BAD METHOD", "http://127.0.0.1/").err, http::Errc::badRequest);
+    auto [req, err] = http::NewRequest("GET", "http://127.0.0.1:1/");
+    ASSERT_FALSE(err);
+    req.Header.Set("X-Split", "a\r\nInjected: 1");
+    EXPECT_EQ(c.Do(req).err, http::Errc::badRequest);
+  });
+}
+
+TEST(Client, ARequestBodyShorterThanItsContentLengthIsAnError) {
+  RunClient([] {
+    rawServer srv([](net::Conn& c, const auto& quit) {
+      if (readHead(c)) waitQuit(quit);
+    });
+    http::Client c;
+    auto [lie, err] = http::NewRequest("POST", srv.url(), http::StringReader("abc"), 10);
+    ASSERT_FALSE(err);
+    EXPECT_EQ(c.Do(std::move(lie)).err, http::Errc::requestBodyLength);
+    auto [failing, ferr] = http::NewRequest(
+        "POST", srv.url(), [](std::span<char>) -> net::IOResult { return {0, std::make_error_code(std::errc::io_error)}; }, -1);
+    ASSERT_FALSE(ferr);
+    EXPECT_EQ(c.Do(std::move(failing)).err, std::errc::io_error);
+  });
+}
+
+// ---- cancellation -------------------------------------------------------------
+
+TEST(Client, CancellingTheContextEndsAReadMidBody) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    h.release = ringo::Chan<std::monostate>();
+    http::Client c({.timeout = 30s});
+    auto [ctx, cancel] = ringo::WithCancel(ringo::Background());
+    auto [req, err] = http::NewRequestWithContext(ctx, "GET", "http://" + addr + "/stall");
+    ASSERT_FALSE(err);
+    auto [resp, derr] = c.Do(std::move(req));
+    ASSERT_FALSE(derr) << derr.message();
+    char b[10];
+    auto [n, rerr] = resp.Body.Read(b);
+    ASSERT_FALSE(rerr);
+    EXPECT_GT(n, 0u);
+    ringo::Go([cancel] {
+      ringo::Sleep(20ms);
+      cancel();
+    });
+    auto [rest, aerr] = resp.Body.ReadAll();
+    EXPECT_EQ(aerr, ringo::ContextError::Canceled) << aerr.message();  // not the 30 s timeout
+    h.release.Close();
+  });
+}
+
+TEST(Client, CancellingTheContextEndsAWaitForTheHead) {
+  RunClient([] {
+    rawServer srv([](net::Conn& c, const auto& quit) {
+      if (readHead(c)) waitQuit(quit);
+    });
+    http::Client c({.timeout = 30s});
+    auto [ctx, cancel] = ringo::WithCancel(ringo::Background());
+    auto [req, err] = http::NewRequestWithContext(ctx, "GET", srv.url());
+    ASSERT_FALSE(err);
+    ringo::Go([cancel] {
+      ringo::Sleep(20ms);
+      cancel();
+    });
+    auto [resp, derr] = c.Do(std::move(req));
+    EXPECT_EQ(derr, ringo::ContextError::Canceled) << derr.message();
+    // A context already done stops the request before it is sent.
+    auto [req2, err2] = http::NewRequestWithContext(ctx, "GET", srv.url());
+    EXPECT_EQ(c.Do(std::move(req2)).err, ringo::ContextError::Canceled);
+    // A context's deadline is a timeout.
+    auto [tctx, tcancel] = ringo::WithTimeout(ringo::Background(), 100ms);
+    auto [req3, err3] = http::NewRequestWithContext(tctx, "GET", srv.url());
+    auto [resp3, derr3] = c.Do(std::move(req3));
+    EXPECT_EQ(derr3, ringo::ContextError::DeadlineExceeded) << derr3.message();
+    EXPECT_TRUE(http::IsTimeout(derr3));
+    tcancel();
+  });
+}
+
+// ---- the reverse proxy -------------------------------------------------------------
+
+#ifdef RINGO_EXAMPLES_DIR
+// freePort finds a port on 127.0.0.1 nobody listens on (for a moment).
+std::string freeAddr() {
+  auto [ln, err] = net::Listen("tcp", "127.0.0.1:0");
+  EXPECT_FALSE(err);
+  std::string a = ln.Address().String();
+  (void)ln.Close();
+  return a;
+}
+
+TEST(ReverseProxy, ForwardsRequestsAndStreamsBothBodies) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& upstream, http::Server&) {
+    const std::string addr = freeAddr();
+    const std::string bin = std::string(RINGO_EXAMPLES_DIR) + "/reverse_proxy";
+    const std::string up = "http://" + upstream;
+    const char* argv[] = {bin.c_str(), "--upstream", up.c_str(), "--addr", addr.c_str(), "--procs", "1", nullptr};
+    pid_t pid;
+    ASSERT_EQ(posix_spawn(&pid, bin.c_str(), nullptr, nullptr, const_cast<char**>(argv), environ), 0);
+    http::Client c({.timeout = 20s});
+    // Wait (bounded) for it to listen.
+    bool up_ = false;
+    for (int i = 0; i < 500 && !up_; i++) {
+      auto [resp, err] = c.Get("http://" + addr + "/hello");
+      if (!err) {
+        up_ = true;
+        EXPECT_EQ(resp.StatusCode, 200);
+        EXPECT_EQ(ReadAll(resp), "Hello, World!");
+      } else {
+        ringo::Sleep(10ms);
+      }
+    }
+    ASSERT_TRUE(up_) << "reverse_proxy did not start";
+
+    std::string body(2 << 20, 'p');
+    auto [echo, err] = c.Post("http://" + addr + "/echo", "application/x-test", body);
+    ASSERT_FALSE(err) << err.message();
+    EXPECT_EQ(echo.Header.Get("Content-Type"), "application/x-test");
+    EXPECT_EQ(ReadAll(echo), body);
+
+    // Chunked in (unknown length), chunked out.
+    size_t off = 0;
+    auto [chunked, cerr] = c.Post(
+        "http://" + addr + "/echo", "text/plain",
+        [&](std::span<char> buf) -> net::IOResult {
+          if (off == body.size()) return {0, net::ErrEOF};
+          const size_t n = std::min(buf.size(), body.size() - off);
+          std::memcpy(buf.data(), body.data() + off, n);
+          off += n;
+          return {n, {}};
+        });
+    ASSERT_FALSE(cerr) << cerr.message();
+    EXPECT_EQ(ReadAll(chunked), body);
+
+    // Hop-by-hop headers stay behind; X-Forwarded-For arrives.
+    auto [req, rerr] = http::NewRequest("GET", "http://" + addr + "/headers-out");
+    ASSERT_FALSE(rerr);
+    req.Header.Set("X-Custom", "kept");
+    req.Header.Set("Keep-Alive", "timeout=5");
+    req.Header.Set("X-Hop", "dropped");
+    req.Header.Set("Connection", "X-Hop");
+    auto [hresp, herr] = c.Do(std::move(req));
+    ASSERT_FALSE(herr) << herr.message();
+    const std::string seen = ReadAll(hresp);
+    EXPECT_NE(seen.find("X-Custom=kept\n"), std::string::npos) << seen;
+    EXPECT_NE(seen.find("X-Forwarded-For=127.0.0.1\n"), std::string::npos) << seen;
+    EXPECT_EQ(seen.find("Keep-Alive"), std::string::npos) << seen;
+    EXPECT_EQ(seen.find("X-Hop"), std::string::npos) << seen;
+
+    // A redirect passes through as it is (the client follows it).
+    auto [redir, derr] = c.Get("http://" + addr + "/redirect?n=2");
+    ASSERT_FALSE(derr);
+    EXPECT_EQ(ReadAll(redir), "arrived");
+
+    // The upstream streams: the first piece arrives while the handler waits.
+    h.release = ringo::Chan<std::monostate>();
+    auto [stream, serr] = c.Get("http://" + addr + "/stream");
+    ASSERT_FALSE(serr) << serr.message();
+    char b[16];
+    std::string got;
+    while (got.size() < 5) {
+      auto [n, e] = stream.Body.Read(b);
+      ASSERT_FALSE(e) << e.message();
+      got.append(b, n);
+    }
+    EXPECT_EQ(got, "first");
+    h.release.Close();
+    EXPECT_EQ(ReadAll(stream), "second");
+
+    kill(pid, SIGTERM);
+    int status = 0;
+    ASSERT_EQ(ringo::Blocking([&] { return waitpid(pid, &status, 0); }), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  });
+}
+
+TEST(ReverseProxy, AnswersBadGatewayWhenTheUpstreamIsDown) {
+  RunClient([] {
+    const std::string dead = freeAddr(), addr = freeAddr();
+    const std::string bin = std::string(RINGO_EXAMPLES_DIR) + "/reverse_proxy";
+    const std::string up = "http://" + dead;
+    const char* argv[] = {bin.c_str(), "--upstream", up.c_str(), "--addr", addr.c_str(), nullptr};
+    pid_t pid;
+    ASSERT_EQ(posix_spawn(&pid, bin.c_str(), nullptr, nullptr, const_cast<char**>(argv), environ), 0);
+    http::Client c({.timeout = 20s});
+    int code = 0;
+    for (int i = 0; i < 500 && code == 0; i++) {
+      auto [resp, err] = c.Get("http://" + addr + "/x");
+      if (!err)
+        code = resp.StatusCode;
+      else
+        ringo::Sleep(10ms);
+    }
+    EXPECT_EQ(code, 502);
+    kill(pid, SIGTERM);
+    int status = 0;
+    ASSERT_EQ(ringo::Blocking([&] { return waitpid(pid, &status, 0); }), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  });
+}
+#endif
+
+}  // namespace
