@@ -377,6 +377,10 @@ std::error_code configure(SSL_CTX* ctx, const Config& cfg, detail::context* c, s
   }
   if (c->server) {
     SSL_CTX_set_num_tickets(ctx, cfg.SessionTicketsDisabled ? 0 : 1);
+    // Resumption is by tickets alone, as Go's: no session-ID cache, whose
+    // inserts and periodic sweeps (a walk of the whole cache every 255
+    // handshakes) cost every handshake and memory per client.
+    if (!cfg.SessionTicketsDisabled) SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     if (!c->alpn.empty()) SSL_CTX_set_alpn_select_cb(ctx, alpnSelect, c);
     SSL_CTX_set_tlsext_servername_callback(ctx, serverName);
     SSL_CTX_set_tlsext_servername_arg(ctx, c);
@@ -674,7 +678,7 @@ std::error_code conn::runHandshake() {
     if (r == 1) return ferr;
     if (e == SSL_ERROR_WANT_READ) {
       if (ferr) return ferr;
-      if (auto rerr = fill()) return rerr == net::ErrEOF ? std::make_error_code(std::errc::connection_aborted) : rerr;
+      if (auto rerr = fill()) return rerr;  // ErrEOF: the peer left mid-handshake (Go logs "EOF" too)
       continue;
     }
     if (!server) {
