@@ -4,70 +4,24 @@
 //   build/examples/hello --addr 127.0.0.1:8080 --procs 1
 //   curl -s 127.0.0.1:8080/            # Hello, World!
 //
-// Routes:
+// Routes (hello_routes.h, shared with https_hello):
 //   GET /, GET /plaintext   "Hello, World!" as text/plain
 //   POST /echo              the request body back, same Content-Type
-//   GET /abort              sends the head and part of the body, flushes, then
-//                           aborts the request with ringo::Goexit() from a
-//                           nested function; its Defer guards give back what
-//                           it took (see abortHeld in /debug/vars)
+//   GET /abort              part of a response, then ringo::Goexit()
 //   GET /stream?n=BYTES     n bytes, written 16 KiB at a time
 //   GET /debug/vars         the counters as JSON (Go's expvar shape)
 //   GET /debug/goroutines   every goroutine's stack
 //
 // SIGINT or SIGTERM shuts down gracefully: no new connections, idle ones
 // closed, requests in flight finish (up to 10 s), then exit 0.
-#include <ringo/http.h>
-#include <ringo/ringo.h>
-
-#include <atomic>
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
+#include "hello_routes.h"
+
 namespace http = ringo::http;
-
-namespace {
-
-// What /abort holds while it runs: its Defer guards must bring this back to
-// zero even though the request never returns normally.
-std::atomic<int64_t> abortHeld{0};
-
-[[noreturn]] void giveUp() {
-  // Deep inside the request's work something decides it cannot go on.
-  ringo::Goexit();
-}
-
-void abortHandler(http::ResponseWriter& w, http::Request&) {
-  abortHeld++;
-  auto release = ringo::Defer([] { abortHeld--; });
-  std::string scratch(64 << 10, 'x');  // a buffer the unwind must free
-  w.Header().Set("Content-Type", "text/plain");
-  (void)w.Write("partial response, then the handler aborts\n");
-  (void)w.Flush();  // the client has the head and this line
-  giveUp();
-}
-
-void streamHandler(http::ResponseWriter& w, http::Request& r) {
-  const auto query = r.URL.Query();  // Get returns a view into it: keep it
-  auto q = query.Get("n");
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(q.data(), q.data() + q.size(), n);
-  if (ec != std::errc() || p != q.data() + q.size() || n < 0) {
-    return http::Error(w, "n: want a byte count", http::StatusBadRequest);
-  }
-  w.Header().Set("Content-Type", "application/octet-stream");
-  std::string chunk(16 << 10, 'a');
-  while (n > 0) {
-    auto piece = std::string_view(chunk).substr(0, size_t(std::min<int64_t>(n, int64_t(chunk.size()))));
-    if (w.Write(piece).err) return;  // the client went away or was too slow
-    n -= int64_t(piece.size());
-  }
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   std::string addr = "127.0.0.1:8080";
@@ -88,24 +42,7 @@ int main(int argc, char** argv) {
   return ringo::Run(
       [&]() -> int {
         http::ServeMux mux;
-        auto hello = [](http::ResponseWriter& w, http::Request&) {
-          w.Header().Set("Content-Type", "text/plain");
-          (void)w.Write("Hello, World!");
-        };
-        mux.HandleFunc("GET /{$}", hello);
-        mux.HandleFunc("GET /plaintext", hello);
-        mux.HandleFunc("POST /echo", [](http::ResponseWriter& w, http::Request& r) {
-          auto [body, err] = r.Body.ReadAll();
-          if (err) return http::Error(w, err.message(), err == http::ErrBodyTooLarge ? 413 : 400);
-          if (auto ct = r.Header.Get("Content-Type"); !ct.empty()) w.Header().Set("Content-Type", ct);
-          (void)w.Write(body);
-        });
-        mux.HandleFunc("GET /abort", abortHandler);
-        mux.HandleFunc("GET /stream", streamHandler);
-        http::Publish("abortHeld", [] { return abortHeld.load(); });
-        mux.Handle("GET /debug/vars", http::VarsHandler());
-        mux.Handle("GET /debug/goroutines", http::GoroutinesHandler());
-
+        hello::Routes(mux);
         http::Server srv({.addr = addr, .handler = &mux, .access_log = accessLog});
         auto [ln, err] = ringo::net::Listen("tcp", addr);
         if (err) {
@@ -115,23 +52,7 @@ int main(int argc, char** argv) {
         std::printf("hello: listening on %s\n", ln.Address().String().c_str());
         std::fflush(stdout);
 
-        ringo::Chan<int> sigs(1);
-        ringo::signal::Notify(sigs, {SIGINT, SIGTERM});
-        ringo::Chan<std::error_code> stopped(1);
-        ringo::Go([&] {
-          auto [sig, ok] = sigs.Recv();
-          std::printf("hello: %s, shutting down\n", strsignal(sig));
-          std::fflush(stdout);
-          stopped.Send(srv.Shutdown(std::chrono::steady_clock::now() + std::chrono::seconds(10)));
-        });
-        if (auto err = srv.Serve(ln); err != http::ErrServerClosed) {
-          std::fprintf(stderr, "hello: serve: %s\n", err.message().c_str());
-          return 1;
-        }
-        auto [serr, ok] = stopped.Recv();
-        ringo::signal::Stop(sigs);
-        std::printf("hello: bye%s\n", serr ? " (shutdown deadline passed)" : "");
-        return 0;
+        return hello::ServeUntilSignal("hello", srv, [&] { return srv.Serve(ln); });
       },
       opts);
 }

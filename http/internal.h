@@ -53,6 +53,7 @@ enum counter : int {
   cBufReused,
   cBufAllocated,
   cLogDropped,
+  cTLSHandshakeErrors,
   kCounters
 };
 void count(counter c, int64_t delta = 1) noexcept;

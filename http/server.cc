@@ -228,7 +228,8 @@ struct server : std::enable_shared_from_this<server> {
     if (allow()) log->Log(lv, msg, std::span<const Field>(f.begin(), f.size()));
   }
 
-  std::error_code serve(net::Listener ln);
+  std::error_code serve(net::Listener ln, std::shared_ptr<const tls::Config> tlsCfg = nullptr);
+  std::shared_ptr<const tls::Config> tlsConfig(std::string_view certFile, std::string_view keyFile, std::error_code& err);
   void beginShutdown(bool closeAll);
   void closeConns(bool idleOnly);
   std::error_code waitGone(const Context* ctx, std::optional<Time> deadline);
@@ -342,6 +343,14 @@ struct conn final : bodySource, Request::contextSource, ResponseWriter {
 };
 
 void conn::serve() {
+  if (auto err = t->handshake()) {
+    // Go's "http: TLS handshake error from ADDR: ERR", once (rate-limited).
+    if (!srv->shutting.load(std::memory_order_relaxed)) {
+      count(cTLSHandshakeErrors);
+      srv->logLimited(Level::Warn, "TLS handshake error", {{"remote", remote}, {"err", err.message()}});
+    }
+    return;
+  }
   while (readHead()) {
     serveRequest();
     if (hijacked) return;
@@ -1034,7 +1043,7 @@ void serverAccess::serve(Server& srv, std::shared_ptr<transport> t) {
   serveConn(std::move(s), std::move(t));
 }
 
-std::error_code server::serve(net::Listener ln) {
+std::error_code server::serve(net::Listener ln, std::shared_ptr<const tls::Config> tlsCfg) {
   start();
   {
     runtime::lockGuard g(&lock);
@@ -1076,7 +1085,13 @@ std::error_code server::serve(net::Listener ln) {
     }
     count(cConnsTotal);
     count(cConnsOpen);
-    Go([self, c = std::move(c)]() mutable { serveConn(self, std::make_shared<plainTransport>(std::move(c))); });
+    if (tlsCfg) {
+      Go([self, tlsCfg, c = std::move(c)]() mutable {
+        serveConn(self, std::make_shared<tlsTransport>(tls::Server(std::move(c), *tlsCfg)));
+      });
+    } else {
+      Go([self, c = std::move(c)]() mutable { serveConn(self, std::make_shared<plainTransport>(std::move(c))); });
+    }
   }
 }
 
@@ -1169,6 +1184,49 @@ std::error_code Server::ListenAndServe() {
 
 std::error_code Server::Serve(net::Listener ln) { return s_->serve(std::move(ln)); }
 
+// tlsConfig is opts.tls with the files' certificate added, compiled now so
+// that a bad certificate fails at start, with its reason in the log.
+std::shared_ptr<const tls::Config> detail::server::tlsConfig(std::string_view certFile, std::string_view keyFile,
+                                                     std::error_code& err) {
+  auto cfg = std::make_shared<tls::Config>(opts.tls);
+  std::string why;
+  if (!certFile.empty() || !keyFile.empty()) {
+    auto [cert, lerr] = tls::LoadX509KeyPair(certFile, keyFile, &why);
+    if (lerr) {
+      err = lerr;
+      const Field f[] = {{"err", err.message()}, {"why", why}};
+      log->Log(Level::Error, "http: TLS certificate", f);
+      return nullptr;
+    }
+    cfg->Certificates.push_back(std::move(cert));
+  }
+  if ((err = cfg->Build(/*isServer=*/true, &why))) {
+    const Field f[] = {{"err", err.message()}, {"why", why}};
+    log->Log(Level::Error, "http: TLS configuration", f);
+    return nullptr;
+  }
+  return cfg;
+}
+
+std::error_code Server::ServeTLS(net::Listener ln, std::string_view certFile, std::string_view keyFile) {
+  std::error_code err;
+  auto cfg = s_->tlsConfig(certFile, keyFile, err);
+  if (!cfg) {
+    (void)ln.Close();
+    return err;
+  }
+  return s_->serve(std::move(ln), std::move(cfg));
+}
+
+std::error_code Server::ListenAndServeTLS(std::string_view certFile, std::string_view keyFile) {
+  std::error_code err;
+  auto cfg = s_->tlsConfig(certFile, keyFile, err);
+  if (!cfg) return err;
+  auto [ln, lerr] = net::Listen("tcp", s_->opts.addr, s_->opts.listen);
+  if (lerr) return lerr;
+  return s_->serve(std::move(ln), std::move(cfg));
+}
+
 std::error_code Server::Shutdown(Time deadline) {
   s_->start();
   s_->beginShutdown(false);
@@ -1215,6 +1273,15 @@ std::error_code ListenAndServe(std::string_view addr, Handler& h) {
   o.handler = &h;
   Server s(std::move(o));
   return s.ListenAndServe();
+}
+
+std::error_code ListenAndServeTLS(std::string_view addr, std::string_view certFile, std::string_view keyFile,
+                                  Handler& h) {
+  ServerOptions o;
+  o.addr = std::string(addr);
+  o.handler = &h;
+  Server s(std::move(o));
+  return s.ListenAndServeTLS(certFile, keyFile);
 }
 
 }  // namespace ringo::http

@@ -56,6 +56,7 @@ Stats ReadStats() {
   s.requests_aborted = uint64_t(sum(cAborted));
   s.requests_failed = uint64_t(sum(cFailed));
   s.requests_rejected = uint64_t(sum(cRejected));
+  s.tls_handshake_errors = uint64_t(sum(cTLSHandshakeErrors));
   s.conns_total = uint64_t(sum(cConnsTotal));
   s.conns_open = sum(cConnsOpen);
   s.buffers_in_use = sum(cBufInUse);
@@ -110,6 +111,7 @@ std::string VarsJSON() {
     o.num("requests_aborted", (long long)s.requests_aborted);
     o.num("requests_failed", (long long)s.requests_failed);
     o.num("requests_rejected", (long long)s.requests_rejected);
+    o.num("tls_handshake_errors", (long long)s.tls_handshake_errors);
     o.num("conns_total", (long long)s.conns_total);
     o.num("conns_open", s.conns_open);
     o.num("buffers_in_use", s.buffers_in_use);

@@ -1,5 +1,5 @@
 // transport.h — what the connection loop reads and writes through: a plain
-// net::Conn now, TLS later, an in-memory pair in tests. Internal.
+// net::Conn, a TLS connection, an in-memory pair in tests. Internal.
 //
 // recv hands out a view of the bytes that arrived, valid until the next recv
 // or drop: the plain transport lends the poller's receive buffer (an idle
@@ -12,15 +12,20 @@
 
 #include <memory>
 
+#include "internal.h"
 #include "ringo/http/server.h"
 #include "ringo/net.h"
 #include "ringo/time.h"
+#include "ringo/tls.h"
 
 namespace ringo::http::detail {
 
 class transport {
  public:
   virtual ~transport() = default;
+  // handshake runs before the first request (TLS); a failure ends the
+  // connection with one log line.
+  virtual std::error_code handshake() { return {}; }
   // recv parks until bytes arrive: a view of them, or net::ErrEOF, a
   // deadline or another error.
   virtual net::Result<std::string_view> recv() = 0;
@@ -62,6 +67,41 @@ class plainTransport final : public transport {
  private:
   net::Conn c_;
   net::Buffer buf_;
+};
+
+// tlsTransport is a TLS connection (tls.cc does the records). Its
+// plaintext comes into a pooled buffer, given back when the connection
+// drops it (an idle connection holds none). Hijack is not offered over TLS.
+class tlsTransport final : public transport {
+ public:
+  explicit tlsTransport(tls::Conn c) noexcept : c_(std::move(c)) {}
+  ~tlsTransport() override { drop(); }
+  std::error_code handshake() override { return c_.Handshake(); }
+  net::Result<std::string_view> recv() override {
+    if (!have_) {
+      buf_ = bufget();
+      buf_.resize(kBufCap);
+      have_ = true;
+    }
+    auto [n, err] = c_.Read(buf_);
+    if (err) return {{}, err};
+    return {std::string_view(buf_.data(), n), {}};
+  }
+  void drop() noexcept override {
+    if (have_) bufput(std::move(buf_));
+    have_ = false;
+  }
+  net::IOResult write(std::string_view data) override { return c_.Write(data); }
+  std::error_code setReadDeadline(Time t) override { return c_.SetReadDeadline(t); }
+  std::error_code setWriteDeadline(Time t) override { return c_.SetWriteDeadline(t); }
+  std::error_code closeWrite() override { return c_.CloseWrite(); }
+  void close() noexcept override { (void)c_.Close(); }
+  std::string remoteAddr() const override { return c_.RemoteAddr().String(); }
+
+ private:
+  tls::Conn c_;
+  std::string buf_;
+  bool have_ = false;
 };
 
 // serverAccess runs a Server's connection loop over any transport, on the

@@ -5,9 +5,11 @@
 # later layers and peers: liburing, OpenSSL, llhttp (C sources), wrk, curl,
 # Go 1.19 and nginx for side-by-side runs, clang for libFuzzer, gdb for the
 # goroutine script's test, python3 for the HTTP client tests (http.client),
-# nlohmann-json3-dev for the JSON example.
+# nlohmann-json3-dev for the JSON example, openssl (the command: the TLS
+# tests' s_client) and ca-certificates (the client's default trust store).
 RINGO_DEPS=(build-essential cmake pkg-config googletest libgtest-dev libbenchmark-dev
-  liburing-dev libssl-dev node-llhttp wrk curl golang-go nginx clang gdb python3 nlohmann-json3-dev)
+  liburing-dev libssl-dev node-llhttp wrk curl golang-go nginx clang gdb python3 nlohmann-json3-dev
+  openssl ca-certificates)
 
 ringo_install_deps() {
   local missing=() p

@@ -1,5 +1,5 @@
-// client.h — the tests' byte-exact HTTP client over ringo's own sockets, and
-// a server on 127.0.0.1:0 for the length of a test.
+// client.h — the tests' byte-exact HTTP client over ringo's own sockets
+// (plain or TLS), and a server on 127.0.0.1:0 for the length of a test.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -14,6 +14,7 @@ namespace ringo::testing {
 
 namespace http = ringo::http;
 namespace net = ringo::net;
+namespace tls = ringo::tls;
 using namespace std::chrono_literals;
 
 struct Response {
@@ -25,16 +26,15 @@ struct Response {
   bool chunked = false;
 };
 
-// rawClient speaks HTTP/1.1 byte by byte: it writes what the test says and
-// parses what comes back. Every read is bounded by a 10 s deadline.
-class rawClient {
+// basicClient speaks HTTP/1.1 byte by byte over a connection C (net::Conn
+// or tls::Conn): it writes what the test says and parses what comes back.
+// Every read is bounded by a 10 s deadline.
+template <class C>
+class basicClient {
  public:
-  explicit rawClient(const std::string& addr) {
-    auto [c, err] = net::Dial("tcp", addr);
-    EXPECT_FALSE(err) << err.message();
-    c_ = std::move(c);
-  }
-  net::Conn& conn() { return c_; }
+  basicClient() = default;
+  explicit basicClient(C c) : c_(std::move(c)) {}
+  C& conn() { return c_; }
 
   bool Send(std::string_view s) { return !c_.Write(s).err; }
 
@@ -123,15 +123,76 @@ class rawClient {
     return true;
   }
 
-  net::Conn c_;
+  C c_;
   std::string buf_;
   bool eof_ = false;
 };
 
+// rawClient dials addr in plain TCP.
+class rawClient : public basicClient<net::Conn> {
+ public:
+  explicit rawClient(const std::string& addr) {
+    auto [c, err] = net::Dial("tcp", addr);
+    EXPECT_FALSE(err) << err.message();
+    conn() = std::move(c);
+  }
+};
+
+// tlsClient dials addr in TLS with cfg (trusting cfg's CAs); err() says
+// whether the handshake failed.
+class tlsClient : public basicClient<tls::Conn> {
+ public:
+  tlsClient(const std::string& addr, const tls::Config& cfg) {
+    auto [c, err] = tls::Dial("tcp", addr, cfg, 10s);
+    err_ = err;
+    conn() = std::move(c);
+  }
+  std::error_code err() const { return err_; }
+
+ private:
+  std::error_code err_;
+};
+
+// The routes the tests use, by path (the mux has its own tests).
+struct routes final : http::Handler {
+  std::function<void(http::ResponseWriter&, http::Request&)> extra;
+  void ServeHTTP(http::ResponseWriter& w, http::Request& r) override {
+    const std::string& p = r.URL.Path;
+    if (p == "/hello") {
+      w.Header().Set("Content-Type", "text/plain");
+      (void)w.Write("Hello, World!");
+    } else if (p == "/echo") {
+      auto [body, err] = r.Body.ReadAll();
+      if (err) return http::Error(w, err.message(), err == http::ErrBodyTooLarge ? 413 : 400);
+      (void)w.Write(body);
+    } else if (p == "/path") {
+      (void)w.Write(r.RequestURI);
+    } else if (p == "/big") {
+      std::string s(100 << 10, 'b');
+      (void)w.Write(s);
+    } else if (extra) {
+      extra(w, r);
+    } else {
+      w.WriteHeader(404);
+    }
+  }
+};
+
+inline http::ServerOptions Opts(http::Handler& h) {
+  http::ServerOptions o;
+  o.handler = &h;
+  return o;
+}
+
+inline std::string Get(std::string_view path, std::string_view extra = "") {
+  return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) + "\r\n";
+}
+
 // WithServer runs fn with a server for opts on 127.0.0.1:0 inside
 // ringo::Run, then closes the server and checks that Serve returned.
+// With tls set, the server serves HTTPS (opts.tls holds its certificates).
 inline void WithServer(http::ServerOptions opts, const std::function<void(const std::string&, http::Server&)>& fn,
-                       int procs = 1) {
+                       int procs = 1, bool tls = false) {
   ringo::Options ro;
   ro.maxprocs = procs;
   ringo::Run(
@@ -141,7 +202,7 @@ inline void WithServer(http::ServerOptions opts, const std::function<void(const 
         const std::string addr = ln.Address().String();
         http::Server srv(std::move(opts));
         ringo::Chan<std::error_code> served(1);
-        ringo::Go([&, ln]() mutable { served.Send(srv.Serve(std::move(ln))); });
+        ringo::Go([&, ln]() mutable { served.Send(tls ? srv.ServeTLS(std::move(ln)) : srv.Serve(std::move(ln))); });
         fn(addr, srv);
         (void)srv.Close();
         auto [e, ok] = served.Recv();

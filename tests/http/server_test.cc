@@ -18,45 +18,13 @@ using ringo::testing::rawClient;
 using ringo::testing::OpenSockets;
 using ringo::testing::Scaled;
 using ringo::testing::WithServer;
+using ringo::testing::routes;
+using ringo::testing::Opts;
+using ringo::testing::Get;
 namespace http = ringo::http;
 namespace net = ringo::net;
 
 namespace {
-
-// The routes the tests use, by path (the mux has its own tests).
-struct routes final : http::Handler {
-  std::function<void(http::ResponseWriter&, http::Request&)> extra;
-  void ServeHTTP(http::ResponseWriter& w, http::Request& r) override {
-    const std::string& p = r.URL.Path;
-    if (p == "/hello") {
-      w.Header().Set("Content-Type", "text/plain");
-      (void)w.Write("Hello, World!");
-    } else if (p == "/echo") {
-      auto [body, err] = r.Body.ReadAll();
-      if (err) return http::Error(w, err.message(), err == http::ErrBodyTooLarge ? 413 : 400);
-      (void)w.Write(body);
-    } else if (p == "/path") {
-      (void)w.Write(r.RequestURI);
-    } else if (p == "/big") {
-      std::string s(100 << 10, 'b');
-      (void)w.Write(s);
-    } else if (extra) {
-      extra(w, r);
-    } else {
-      w.WriteHeader(404);
-    }
-  }
-};
-
-http::ServerOptions Opts(http::Handler& h) {
-  http::ServerOptions o;
-  o.handler = &h;
-  return o;
-}
-
-std::string Get(std::string_view path, std::string_view extra = "") {
-  return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) + "\r\n";
-}
 
 // ---- the basics -------------------------------------------------------------
 

@@ -24,6 +24,7 @@
 #include "ringo/http/log.h"
 #include "ringo/net.h"
 #include "ringo/time.h"
+#include "ringo/tls.h"
 
 namespace ringo::http {
 
@@ -57,6 +58,10 @@ struct ServerOptions {
   std::shared_ptr<Logger> logger = {};    // nullptr: StderrLogger()
   bool access_log = false;                // one line per request (common log format) to logger at Info
   net::ListenConfig listen = {};          // SO_REUSEPORT, backlog
+  // HTTPS (ServeTLS, ListenAndServeTLS): certificates (or the files given
+  // to those calls), versions, ALPN, tickets, HandshakeTimeout (10 s) and
+  // MaxHandshakes (1024 in progress at once). See ringo/tls.h.
+  tls::Config tls = {};
 };
 
 namespace detail {
@@ -83,6 +88,14 @@ class Server {
   // Accept errors such as EMFILE are retried with Go's back-off (5 ms
   // doubling to 1 s) and logged.
   std::error_code Serve(net::Listener ln);
+  // ServeTLS and ListenAndServeTLS serve HTTPS: each connection's TLS
+  // handshake runs on its own goroutine first (a failed one is closed and
+  // logged once, rate-limited; plain HTTP gets Go's 400), then the same
+  // loop as Serve. certFile/keyFile (PEM) are added to opts.tls's
+  // Certificates when given. A certificate or key that does not load or
+  // match fails at once: the error is returned and logged with the reason.
+  std::error_code ServeTLS(net::Listener ln, std::string_view certFile = {}, std::string_view keyFile = {});
+  std::error_code ListenAndServeTLS(std::string_view certFile = {}, std::string_view keyFile = {});
 
   // Shutdown stops gracefully: Serve and ListenAndServe return
   // ErrServerClosed at once, so a program must wait for Shutdown to return
@@ -113,5 +126,8 @@ class Server {
 
 // ListenAndServe serves h on addr with default options: Go's one-liner.
 std::error_code ListenAndServe(std::string_view addr, Handler& h);
+// ListenAndServeTLS is its HTTPS twin.
+std::error_code ListenAndServeTLS(std::string_view addr, std::string_view certFile, std::string_view keyFile,
+                                  Handler& h);
 
 }  // namespace ringo::http

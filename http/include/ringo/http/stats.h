@@ -24,6 +24,7 @@ struct Stats {
   uint64_t requests_aborted = 0;   // ended by Goexit
   uint64_t requests_failed = 0;    // ended by an exception
   uint64_t requests_rejected = 0;  // bad input: answered 4xx/5xx without a handler
+  uint64_t tls_handshake_errors = 0;  // TLS connections closed in their handshake (bad input, timeouts)
   uint64_t conns_total = 0;
   int64_t conns_open = 0;
   int64_t buffers_in_use = 0;      // connection buffers out of the pool

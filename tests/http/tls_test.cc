@@ -1,0 +1,475 @@
+// tls_test.cc — TLS (ringo/tls.h) and the HTTPS server end to end over real
+// sockets on 127.0.0.1: certificates made at test time (a CA, a leaf it
+// signs, an intermediate chain), ringo's own TLS client, and raw bytes for
+// what a TLS client would never send. curl, openssl s_client, Python's ssl
+// and wrk run against examples/https_hello in https_clients_test.py.
+#include <unistd.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "../runtime/test_util.h"
+#include "client.h"
+
+using namespace std::chrono_literals;
+using ringo::testing::Get;
+using ringo::testing::OpenSockets;
+using ringo::testing::Opts;
+using ringo::testing::rawClient;
+using ringo::testing::Response;
+using ringo::testing::routes;
+using ringo::testing::Scaled;
+using ringo::testing::tlsClient;
+using ringo::testing::WithServer;
+namespace http = ringo::http;
+namespace net = ringo::net;
+namespace tls = ringo::tls;
+
+namespace {
+
+// The test's PKI, made once: a root CA, a leaf for localhost it signs, and
+// a second leaf for b.test signed by an intermediate (sent as a chain).
+struct pki {
+  tls::Certificate ca = tls::GenerateSelfSigned({"ringo test CA"}, std::chrono::hours(24), /*isCA=*/true);
+  tls::Certificate leaf = tls::GenerateSelfSigned({"localhost", "127.0.0.1", "a.test"}, std::chrono::hours(24),
+                                                  false, &ca);
+  tls::Certificate inter = tls::GenerateSelfSigned({"ringo intermediate"}, std::chrono::hours(24), true, &ca);
+  tls::Certificate chained = [this] {
+    auto c = tls::GenerateSelfSigned({"b.test"}, std::chrono::hours(24), false, &inter);
+    c.CertPEM += inter.CertPEM;  // the chain: leaf first, then the intermediate
+    return c;
+  }();
+  tls::Certificate otherCA = tls::GenerateSelfSigned({"another CA"}, std::chrono::hours(24), true);
+};
+const pki& PKI() {
+  static const pki p;
+  return p;
+}
+
+http::ServerOptions TLSOpts(http::Handler& h) {
+  auto o = Opts(h);
+  o.tls.Certificates = {PKI().leaf, PKI().chained};
+  return o;
+}
+
+// A client that trusts the test CA and checks the name "localhost".
+tls::Config ClientConfig(std::string name = "localhost") {
+  tls::Config c;
+  c.RootCAPEM = PKI().ca.CertPEM;
+  c.ServerName = std::move(name);
+  return c;
+}
+
+void WithTLSServer(http::ServerOptions opts, const std::function<void(const std::string&, http::Server&)>& fn,
+                   int procs = 1) {
+  WithServer(std::move(opts), fn, procs, /*tls=*/true);
+}
+
+// captureLog keeps what the server logs.
+struct captureLog final : http::Logger {
+  std::mutex mu;  // Log never parks while holding it
+  std::vector<std::string> lines;
+  void Log(http::Level, std::string_view msg, std::span<const http::Field> f) override {
+    std::string line(msg);
+    for (auto& x : f) line += " " + std::string(x.key) + "=" + x.value;
+    std::lock_guard g(mu);
+    lines.push_back(std::move(line));
+  }
+  int count(std::string_view what) {
+    std::lock_guard g(mu);
+    int n = 0;
+    for (auto& l : lines) n += l.find(what) != std::string::npos;
+    return n;
+  }
+};
+
+// ---- the basics over TLS --------------------------------------------------------
+
+TEST(TLS, ServesKeepAliveAndPipelinedRequestsOverTLS13WithALPN) {
+  routes h;
+  WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {
+    const auto total0 = http::ReadStats().conns_total;
+    tlsClient c(addr, ClientConfig());
+    ASSERT_FALSE(c.err()) << c.err().message();
+    auto st = c.conn().State();
+    EXPECT_TRUE(st.HandshakeComplete);
+    EXPECT_EQ(st.Version, tls::VersionTLS13);
+    EXPECT_EQ(st.NegotiatedProtocol, "http/1.1");
+    EXPECT_EQ(st.ServerName, "localhost");
+    for (int i = 0; i < 3; i++) {
+      ASSERT_TRUE(c.Send(Get("/hello")));
+      auto r = c.Read();
+      ASSERT_TRUE(r.ok);
+      EXPECT_EQ(r.status, 200);
+      EXPECT_EQ(r.body, "Hello, World!");
+    }
+    std::string batch;
+    for (int i = 0; i < 100; i++) batch += Get("/path?i=" + std::to_string(i));
+    ASSERT_TRUE(c.Send(batch));
+    for (int i = 0; i < 100; i++) {
+      auto r = c.Read();
+      ASSERT_TRUE(r.ok) << i;
+      EXPECT_EQ(r.body, "/path?i=" + std::to_string(i));
+    }
+    EXPECT_EQ(http::ReadStats().conns_total, total0 + 1);  // all on one connection
+  });
+}
+
+TEST(TLS, StreamsLargeResponsesAndEchoesLargeBodies) {
+  routes h;
+  WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {
+    tlsClient c(addr, ClientConfig());
+    ASSERT_FALSE(c.err()) << c.err().message();
+    ASSERT_TRUE(c.Send(Get("/big")));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_TRUE(r.chunked);
+    EXPECT_EQ(r.body, std::string(100 << 10, 'b'));
+    std::string body(4 << 20, 'x');
+    for (size_t i = 0; i < body.size(); i += 4093) body[i] = char('a' + i % 26);
+    ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
+                       "\r\n\r\n" + body));
+    r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.body.size(), body.size());
+    EXPECT_TRUE(r.body == body);
+  });
+}
+
+TEST(TLS, LimitsHoldOverTLS) {
+  routes h;
+  auto o = TLSOpts(h);
+  o.max_header_bytes = 1024;
+  WithTLSServer(std::move(o), [&](const std::string& addr, http::Server&) {
+    tlsClient c(addr, ClientConfig());
+    ASSERT_FALSE(c.err()) << c.err().message();
+    ASSERT_TRUE(c.Send(Get("/hello", "X-Big: " + std::string(2000, 'y') + "\r\n")));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 431);
+    EXPECT_EQ(r.header.Get("Connection"), "close");
+    EXPECT_TRUE(c.Closed());
+  });
+}
+
+TEST(TLS, TheRequestContextEndsWhenTheClientGoes) {
+  // The background read runs SSL_read on its goroutine while the handler
+  // waits: the client's close_notify (or FIN) cancels the Context.
+  routes h;
+  ringo::Chan<int> entered(1), woke(1);
+  h.extra = [&](http::ResponseWriter&, http::Request& r) {
+    auto ctx = r.Context();
+    entered.Send(1);
+    ringo::Select(ringo::Recv(ctx.Done()), ringo::Recv(ringo::After(10s)));
+    woke.Send(ctx.Err() ? 1 : 0);
+  };
+  WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {
+    tlsClient c(addr, ClientConfig());
+    ASSERT_FALSE(c.err()) << c.err().message();
+    ASSERT_TRUE(c.Send(Get("/wait")));
+    entered.Recv();
+    (void)c.conn().Close();
+    EXPECT_EQ(woke.Recv().first, 1);
+  });
+}
+
+// ---- certificates: chains, SNI, verification ------------------------------------------
+
+TEST(TLS, SNIPicksTheCertificateAndItsChainVerifies) {
+  routes h;
+  WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {
+    // b.test is only in the second certificate, whose chain goes through
+    // the intermediate: it verifies only if SNI picked it and the chain was
+    // sent (the client trusts the root alone).
+    for (std::string name : {"localhost", "a.test", "b.test"}) {
+      tlsClient c(addr, ClientConfig(name));
+      ASSERT_FALSE(c.err()) << name << ": " << c.err().message();
+      ASSERT_TRUE(c.Send(Get("/hello")));
+      EXPECT_TRUE(c.Read().ok) << name;
+    }
+    // A name no certificate has: the default one, which does not match.
+    tlsClient bad(addr, ClientConfig("c.test"));
+    ASSERT_TRUE(bad.err());
+    EXPECT_EQ(bad.err().category(), tls::VerifyCategory());
+    EXPECT_NE(bad.err().message().find("mismatch"), std::string::npos) << bad.err().message();
+  });
+}
+
+TEST(TLS, AnUntrustedCertificateFailsVerificationWithAClearError) {
+  routes h;
+  WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {
+    auto cfg = ClientConfig();
+    cfg.RootCAPEM = PKI().otherCA.CertPEM;
+    tlsClient c(addr, cfg);
+    ASSERT_TRUE(c.err());
+    EXPECT_EQ(c.err().category(), tls::VerifyCategory());
+    EXPECT_NE(c.err().message().find("failed to verify certificate"), std::string::npos) << c.err().message();
+    // With verification off, the same server is reachable. (A Config is
+    // compiled at first use: a changed one is a new one.)
+    auto insecure = ClientConfig();
+    insecure.InsecureSkipVerify = true;
+    tlsClient ok(addr, insecure);
+    EXPECT_FALSE(ok.err()) << ok.err().message();
+  });
+}
+
+std::string WriteTemp(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + "ringo_tls_" + std::to_string(getpid()) + "_" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(TLS, MisconfigurationFailsAtStartWithTheReason) {
+  routes h;
+  auto cert = WriteTemp("cert.pem", PKI().leaf.CertPEM);
+  auto key = WriteTemp("key.pem", PKI().leaf.KeyPEM);
+  auto wrongKey = WriteTemp("wrong.pem", PKI().otherCA.KeyPEM);
+  ringo::Run([&] {
+    struct cas {
+      std::string cert, key;
+      std::error_code want;
+      std::string inLog;
+    };
+    for (auto& k : {cas{"/nonexistent/cert.pem", key, std::make_error_code(std::errc::no_such_file_or_directory),
+                        "/nonexistent/cert.pem"},
+                    cas{cert, wrongKey, tls::make_error_code(tls::Errc::keyMismatch), "does not belong"},
+                    cas{key, key, tls::make_error_code(tls::Errc::badPEM), "no certificate"}}) {
+      auto log = std::make_shared<captureLog>();
+      auto o = Opts(h);
+      o.addr = "127.0.0.1:0";
+      o.logger = log;
+      http::Server srv(std::move(o));
+      EXPECT_EQ(srv.ListenAndServeTLS(k.cert, k.key), k.want);  // at once, not ErrServerClosed
+      EXPECT_EQ(log->count(k.inLog), 1) << k.inLog;
+    }
+    // No certificate at all.
+    auto o = Opts(h);
+    o.addr = "127.0.0.1:0";
+    o.logger = std::make_shared<captureLog>();
+    http::Server srv(std::move(o));
+    EXPECT_EQ(srv.ListenAndServeTLS(), tls::make_error_code(tls::Errc::noCertificate));
+  });
+  std::remove(cert.c_str());
+  std::remove(key.c_str());
+  std::remove(wrongKey.c_str());
+}
+
+// ---- bad TLS input: a clean close and one log line ----------------------------------
+
+// A ClientHello that offers TLS 1.0 only (no supported_versions extension),
+// and the first bytes of one that never finishes.
+std::string TLS10ClientHello() {
+  std::string body;
+  body += "\x03\x01";                         // client_version TLS 1.0
+  body += std::string(32, '\x2a');            // random
+  body += '\0';                               // session id
+  body += std::string("\x00\x02\x00\x2f", 4);  // one suite: TLS_RSA_WITH_AES_128_CBC_SHA
+  body += std::string("\x01\x00", 2);          // compression: null
+  std::string hs = "\x01";
+  hs += char(0), hs += char(body.size() >> 8), hs += char(body.size() & 0xff);
+  hs += body;
+  std::string rec = std::string("\x16\x03\x01", 3);
+  rec += char(hs.size() >> 8), rec += char(hs.size() & 0xff);
+  return rec + hs;
+}
+
+struct badCase {
+  const char* name;
+  std::string bytes;   // what the client sends, then it waits
+  bool stalls;         // the server closes at the handshake timeout, not at once
+  std::string answer;  // a prefix of what the server sends back before it closes
+};
+
+class BadTLS : public ::testing::TestWithParam<badCase> {};
+
+TEST_P(BadTLS, GetsACleanCloseAndOneLogLine) {
+  const auto& k = GetParam();
+  routes h;
+  auto log = std::make_shared<captureLog>();
+  auto o = TLSOpts(h);
+  o.logger = log;
+  o.tls.HandshakeTimeout = 300ms;
+  WithTLSServer(std::move(o), [&](const std::string& addr, http::Server&) {
+    const auto errs0 = http::ReadStats().tls_handshake_errors;
+    rawClient c(addr);
+    const auto start = std::chrono::steady_clock::now();
+    if (!k.bytes.empty()) {
+      ASSERT_TRUE(c.Send(k.bytes));
+    }
+    EXPECT_TRUE(c.Closed());
+    const auto took = std::chrono::steady_clock::now() - start;
+    if (k.stalls) {
+      EXPECT_GE(took, 300ms);  // never early
+    }
+    EXPECT_EQ(c.leftover().substr(0, k.answer.size()), k.answer);
+    // The server side ends (and logs) after the client sees the close.
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (http::ReadStats().conns_open != 0 && std::chrono::steady_clock::now() < until) ringo::Sleep(1ms);
+    EXPECT_EQ(http::ReadStats().tls_handshake_errors, errs0 + 1);
+    EXPECT_EQ(log->count("TLS handshake error"), 1);
+    // The server goes on.
+    tlsClient good(addr, ClientConfig());
+    ASSERT_FALSE(good.err()) << good.err().message();
+    ASSERT_TRUE(good.Send(Get("/hello")));
+    EXPECT_TRUE(good.Read().ok);
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    TLS, BadTLS,
+    ::testing::Values(
+        badCase{"Garbage", std::string("\x00\x01\x02garbage, not a record\r\n\r\n", 30), false, ""},
+        badCase{"PlainHTTP", "GET / HTTP/1.1\r\nHost: t\r\n\r\n", false,
+                "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"},
+        badCase{"TruncatedClientHello", TLS10ClientHello().substr(0, 20), true, ""},
+        badCase{"Stalled", "", true, ""},
+        badCase{"OnlyTLS10", TLS10ClientHello(), false, std::string("\x15\x03", 2)}),  // an alert
+    [](const auto& info) { return std::string(info.param.name); });
+
+// ---- handshakes never block the thread; their number is capped ------------------------
+
+TEST(TLS, StalledHandshakesDoNotStopPlaintextRequests) {
+  // One P: 1,000 connections stuck in the middle of their handshake (a
+  // partial ClientHello each) are goroutines parked on the netpoller; a
+  // plaintext server in the same process answers meanwhile, and so does a
+  // complete TLS client.
+  routes h;
+  WithTLSServer(
+      TLSOpts(h),
+      [&](const std::string& addr, http::Server&) {
+        std::vector<rawClient> stalled;
+        stalled.reserve(1000);
+        const std::string partial = TLS10ClientHello().substr(0, 20);
+        for (int i = 0; i < 1000; i++) {
+          stalled.emplace_back(addr);
+          ASSERT_TRUE(stalled.back().Send(partial));
+        }
+        auto [ln, err] = net::Listen("tcp", "127.0.0.1:0");
+        ASSERT_FALSE(err);
+        const std::string plainAddr = ln.Address().String();
+        http::Server plain(Opts(h));
+        ringo::Chan<std::error_code> served(1);
+        ringo::Go([&, ln]() mutable { served.Send(plain.Serve(std::move(ln))); });
+        rawClient c(plainAddr);
+        ASSERT_TRUE(c.Send(Get("/hello")));
+        auto r = c.Read();
+        ASSERT_TRUE(r.ok);
+        EXPECT_EQ(r.body, "Hello, World!");
+        tlsClient t(addr, ClientConfig());
+        ASSERT_FALSE(t.err()) << t.err().message();
+        ASSERT_TRUE(t.Send(Get("/hello")));
+        EXPECT_TRUE(t.Read().ok);
+        EXPECT_GE(http::ReadStats().conns_open, 1000);
+        (void)plain.Close();
+        EXPECT_EQ(served.Recv().first, http::ErrServerClosed);
+      },
+      /*procs=*/1);
+}
+
+TEST(TLS, HandshakesPastMaxHandshakesWaitForASlot) {
+  routes h;
+  auto o = TLSOpts(h);
+  o.tls.MaxHandshakes = 1;
+  WithTLSServer(std::move(o), [&](const std::string& addr, http::Server&) {
+    rawClient holder(addr);  // takes the one slot and stalls in it
+    ASSERT_TRUE(holder.Send(TLS10ClientHello().substr(0, 20)));
+    ringo::Chan<std::error_code> done(1);
+    ringo::Go([&] {
+      tlsClient t(addr, ClientConfig());
+      done.Send(t.err());
+    });
+    // While the slot is held the second handshake does not progress (an
+    // upper bound only on how long we look).
+    ringo::Sleep(300ms);
+    EXPECT_FALSE(done.TryRecv().has_value());
+    (void)holder.conn().Close();  // the holder's handshake fails: the slot frees
+    auto [err, ok] = done.Recv();
+    EXPECT_FALSE(err) << err.message();
+  });
+}
+
+// ---- shutdown and Goexit over TLS ----------------------------------------------------
+
+TEST(TLS, ShutdownLetsInFlightRequestsFinishAndClosesIdleOnes) {
+  routes h;
+  ringo::Chan<int> entered(1), release(1);
+  h.extra = [&](http::ResponseWriter& w, http::Request&) {
+    entered.Send(1);
+    release.Recv();
+    (void)w.Write("finished");
+  };
+  WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server& srv) {
+    tlsClient idle(addr, ClientConfig());
+    ASSERT_TRUE(idle.Send(Get("/hello")));
+    ASSERT_TRUE(idle.Read().ok);
+    tlsClient busy(addr, ClientConfig());
+    ASSERT_TRUE(busy.Send(Get("/slow")));
+    entered.Recv();
+    ringo::Chan<std::error_code> done(1);
+    ringo::Go([&] { done.Send(srv.Shutdown(std::chrono::steady_clock::now() + 10s)); });
+    EXPECT_TRUE(idle.Closed());
+    EXPECT_FALSE(done.TryRecv().has_value());
+    release.Send(1);
+    auto r = busy.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.body, "finished");
+    EXPECT_FALSE(done.Recv().first);
+    EXPECT_EQ(http::ReadStats().conns_open, 0);
+  });
+}
+
+TEST(TLS, GoexitAbortsTheRequestAndLeaksNothing) {
+  routes h;
+  std::atomic<int64_t> held{0};
+  h.extra = [&](http::ResponseWriter& w, http::Request& r) {
+    held++;
+    auto release = ringo::Defer([&] { held--; });
+    auto ctx = r.Context();  // a background SSL_read in flight at Goexit
+    (void)w.Write("partial");
+    ASSERT_FALSE(w.Flush());
+    ringo::Goexit();
+  };
+  WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {
+    for (int i = 0; i < 3; i++) {
+      tlsClient c(addr, ClientConfig());
+      ASSERT_TRUE(c.Send(Get("/hello")));
+      ASSERT_TRUE(c.Read().ok);
+    }
+    const auto settle = std::chrono::steady_clock::now() + 10s;
+    while (http::ReadStats().conns_open != 0 && std::chrono::steady_clock::now() < settle) ringo::Sleep(1ms);
+    ASSERT_EQ(http::ReadStats().conns_open, 0);
+    const int fds0 = OpenSockets();
+    const int gs0 = ringo::NumGoroutine();
+    const auto s0 = http::ReadStats();
+    // A TLS handshake per abort costs both sides' CPU: 5,000 (scaled).
+    const int n = int(Scaled(5000));
+    const auto cfg = ClientConfig();  // compiled once (an SSL_CTX is costly to make)
+    for (int i = 0; i < n; i++) {
+      tlsClient c(addr, cfg);
+      ASSERT_FALSE(c.err()) << c.err().message();
+      ASSERT_TRUE(c.Send(Get("/abort")));
+      EXPECT_TRUE(c.Closed());
+      ASSERT_NE(c.leftover().find("7\r\npartial\r\n"), std::string::npos);
+      ASSERT_EQ(c.leftover().find("0\r\n\r\n"), std::string::npos);
+    }
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while ((http::ReadStats().conns_open != 0 || ringo::NumGoroutine() != gs0) &&
+           std::chrono::steady_clock::now() < until)
+      ringo::Sleep(1ms);
+    const auto s1 = http::ReadStats();
+    EXPECT_EQ(s1.requests_aborted - s0.requests_aborted, uint64_t(n));
+    EXPECT_EQ(s1.requests_in_flight, s0.requests_in_flight);
+    EXPECT_EQ(s1.buffers_in_use, s0.buffers_in_use);
+    EXPECT_GT(s1.buffers_reused, s0.buffers_reused);
+    EXPECT_EQ(held.load(), 0);
+    EXPECT_EQ(OpenSockets(), fds0);
+    EXPECT_EQ(ringo::NumGoroutine(), gs0);
+  });
+}
+
+}  // namespace
