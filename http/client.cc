@@ -42,6 +42,12 @@
 // connection for every write and read, the response header timeout only
 // while the head is awaited, the dial timeout is net::Dial's.
 //
+// HTTPS is the same exchange over the TLS transport the server uses
+// (transport.h): tls::Client runs the handshake, verifying the certificate
+// for the URL's host, before the connection joins the pool; the pool's key
+// has the scheme, so an http and an https connection to one host:port
+// never mix.
+//
 // Parsing is the server's reader in response mode (reader.h): the same
 // strict llhttp, the same caps, the same framing checks; a response body
 // is delimited by Content-Length, chunks, or the connection's close.
@@ -84,6 +90,7 @@ constexpr size_t kWriteChunk = 32 << 10;    // request body bytes per read from 
 constexpr int64_t kDrainMax = 64 << 10;     // Close discards at most this much to keep a connection
 constexpr auto kDrainWait = std::chrono::milliseconds(100);
 constexpr int64_t kReadAllReserve = 16 << 20;  // ReadAll trusts Content-Length up to this much
+constexpr size_t kMaxTLSConfigs = 1024;         // server names with a compiled TLS config (picked)
 
 Time now() { return steady_clock::now(); }
 
@@ -321,6 +328,10 @@ struct clientState : std::enable_shared_from_this<clientState> {
   std::unordered_map<std::string, std::vector<std::unique_ptr<persistConn>>> idle;
   int nidle = 0;
   bool closed = false;          // the Client is gone: nothing more is pooled
+  // One TLS config per server name, compiled once (an OpenSSL context, its
+  // CA store and its session cache each): tls::Client verifies the name a
+  // Config carries, so a name needs its own Config.
+  std::unordered_map<std::string, std::shared_ptr<const tls::Config>> tlsConfigs;
   bool janitorRunning = false;
   Chan<std::monostate> janitorQuit{nullptr};  // closed by shutdown
   Chan<std::monostate> janitorDone{nullptr};  // closed by the janitor as it ends
@@ -460,6 +471,19 @@ struct clientState : std::enable_shared_from_this<clientState> {
     }
   }
 
+  std::shared_ptr<const tls::Config> tlsFor(const std::string& host) {
+    const std::string& name = opts.tls.ServerName.empty() ? host : opts.tls.ServerName;
+    runtime::lockGuard g(&lock);
+    auto it = tlsConfigs.find(name);
+    if (it != tlsConfigs.end()) return it->second;
+    if (tlsConfigs.size() >= kMaxTLSConfigs) tlsConfigs.clear();  // a crawler's many hosts: start over
+    auto c = std::make_shared<tls::Config>(opts.tls);
+    c->ServerName = name;
+    c->HandshakeTimeout = opts.tls_handshake_timeout;
+    tlsConfigs.emplace(name, c);
+    return c;
+  }
+
   net::Result<std::unique_ptr<persistConn>> dial(const URL& u, const std::string& key, const exchange& x);
   net::Result<Response> roundTrip(ClientRequest& req, const exchange& x);
 };
@@ -579,7 +603,6 @@ struct clientBody {
 
 net::Result<std::unique_ptr<persistConn>> clientState::dial(const URL& u, const std::string& key,
                                                            const exchange& x) {
-  if (u.Scheme == "https") return {nullptr, Errc::unsupportedScheme};  // TLS: not yet
   auto timeout = opts.dial_timeout;
   if (x.deadline != Time{}) {
     const auto left = x.deadline - now();
@@ -599,7 +622,20 @@ net::Result<std::unique_ptr<persistConn>> clientState::dial(const URL& u, const 
   if (x.ctx) {
     if (auto ce = x.ctx->Err()) return {nullptr, ce};
   }
-  return {std::make_unique<persistConn>(key, std::make_shared<plainTransport>(std::move(c)), limits), {}};
+  if (u.Scheme != "https")
+    return {std::make_unique<persistConn>(key, std::make_shared<plainTransport>(std::move(c)), limits), {}};
+
+  // HTTPS: the handshake runs now, within tls_handshake_timeout (the
+  // Config's) and the request's deadline; a Context cancelled meanwhile is
+  // seen when it ends.
+  auto t = std::make_shared<tlsTransport>(tls::Client(std::move(c), *tlsFor(hostname(u.Host))));
+  (void)t->setReadDeadline(x.deadline);
+  (void)t->setWriteDeadline(x.deadline);
+  if (auto herr = t->handshake()) {
+    t->close();
+    return {nullptr, x.explain(herr, false)};
+  }
+  return {std::make_unique<persistConn>(key, std::move(t), limits), {}};
 }
 
 namespace {
@@ -1022,7 +1058,8 @@ net::Result<Response> Client::Post(std::string_view url, std::string_view conten
 
 bool IsTimeout(std::error_code err) noexcept {
   return err == net::ErrDeadlineExceeded || err == Errc::timeout || err == Errc::dialTimeout ||
-         err == Errc::responseHeaderTimeout || err == ContextError::DeadlineExceeded;
+         err == Errc::responseHeaderTimeout || err == ContextError::DeadlineExceeded ||
+         err == tls::Errc::handshakeTimeout;
 }
 
 }  // namespace ringo::http

@@ -833,4 +833,174 @@ TEST(ReverseProxy, AnswersBadGatewayWhenTheUpstreamIsDown) {
 }
 #endif
 
+
+// ---- HTTPS -------------------------------------------------------------------
+
+namespace tls = ringo::tls;
+
+// The certificates, made once: a CA, and leaves it signed.
+struct pki {
+  tls::Certificate ca = tls::GenerateSelfSigned({"ringo client test CA"}, std::chrono::hours(24), true);
+  tls::Certificate leaf = tls::GenerateSelfSigned({"localhost", "127.0.0.1"}, std::chrono::hours(24), false, &ca);
+  tls::Certificate other = tls::GenerateSelfSigned({"other.test"}, std::chrono::hours(24), false, &ca);
+  tls::Certificate selfSigned = tls::GenerateSelfSigned({"127.0.0.1"}, std::chrono::hours(24));
+};
+const pki& PKI() {
+  static const pki p;
+  return p;
+}
+
+http::ServerOptions TLSOpts(http::Handler& h, const tls::Certificate& cert) {
+  http::ServerOptions o = Opts(h);
+  o.tls.Certificates = {cert};
+  return o;
+}
+
+http::ClientOptions TrustingOurCA() {
+  http::ClientOptions o;
+  o.tls.RootCAPEM = PKI().ca.CertPEM;
+  return o;
+}
+
+TEST(ClientTLS, TalksToRingosHTTPSServerWithACustomCA) {
+  routes h;
+  WithServer(
+      TLSOpts(h, PKI().leaf),
+      [&](const std::string& addr, http::Server&) {
+        http::Client c(TrustingOurCA());
+        for (int i = 0; i < 5; i++) {
+          auto [resp, err] = c.Get("https://" + addr + "/hello");
+          ASSERT_FALSE(err) << err.message();
+          EXPECT_EQ(ReadAll(resp), "Hello, World!");
+        }
+        std::string body(1 << 20, 'z');
+        auto [echo, err] = c.Post("https://" + addr + "/echo", "text/plain", body);
+        ASSERT_FALSE(err) << err.message();
+        EXPECT_EQ(ReadAll(echo), body);
+        auto [big, berr] = c.Get("https://" + addr + "/big?n=300000");
+        ASSERT_FALSE(berr);
+        EXPECT_EQ(ReadAll(big), std::string(300000, 'b'));
+        EXPECT_EQ(c.Dials(), 1);  // one handshake, kept alive
+        // By name too: the certificate has "localhost".
+        const std::string port = addr.substr(addr.rfind(':') + 1);
+        auto [byName, nerr] = c.Get("https://localhost:" + port + "/hello");
+        ASSERT_FALSE(nerr) << nerr.message();
+        EXPECT_EQ(ReadAll(byName), "Hello, World!");
+        // Plain HTTP to the TLS port is an answer (400), not a hang.
+        auto [plain, perr] = c.Get("http://" + addr + "/hello");
+        ASSERT_FALSE(perr) << perr.message();
+        EXPECT_EQ(plain.StatusCode, 400);
+      },
+      1, true);
+}
+
+TEST(ClientTLS, ABadCertificateFailsVerificationWithAClearError) {
+  routes h;
+  WithServer(
+      TLSOpts(h, PKI().selfSigned),
+      [&](const std::string& addr, http::Server&) {
+        http::Client c(TrustingOurCA());
+        auto [resp, err] = c.Get("https://" + addr + "/hello");
+        ASSERT_TRUE(err);
+        EXPECT_EQ(err.category(), tls::VerifyCategory()) << err.message();
+        EXPECT_FALSE(err.message().empty());
+        // The system store does not know it either.
+        http::Client sys;
+        EXPECT_EQ(sys.Get("https://" + addr + "/hello").err.category(), tls::VerifyCategory());
+      },
+      1, true);
+  WithServer(
+      TLSOpts(h, PKI().other),  // trusted CA, wrong name
+      [&](const std::string& addr, http::Server&) {
+        http::Client c(TrustingOurCA());
+        auto [resp, err] = c.Get("https://" + addr + "/hello");
+        ASSERT_TRUE(err);
+        EXPECT_EQ(err.category(), tls::VerifyCategory()) << err.message();
+        EXPECT_NE(err.message().find("mismatch"), std::string::npos) << err.message();
+        // ServerName names the host to verify (and send as SNI) instead.
+        auto o = TrustingOurCA();
+        o.tls.ServerName = "other.test";
+        http::Client named(o);
+        auto [ok, oerr] = named.Get("https://" + addr + "/hello");
+        ASSERT_FALSE(oerr) << oerr.message();
+        EXPECT_EQ(ReadAll(ok), "Hello, World!");
+      },
+      1, true);
+}
+
+TEST(ClientTLS, AServerThatNeverFinishesTheHandshakeTimesOut) {
+  RunClient([] {
+    rawServer srv([](net::Conn& c, const auto& quit) {
+      char b[1024];
+      (void)c.Read(b);  // the ClientHello, unanswered
+      waitQuit(quit);
+    });
+    http::Client c({.tls_handshake_timeout = 200ms});
+    auto [resp, err] = c.Get("https://" + srv.addr + "/");
+    EXPECT_TRUE(http::IsTimeout(err)) << err.message();
+  });
+}
+
+// nginx with TLS on 127.0.0.1, started from a config in a temporary
+// directory, stopped by its PID.
+TEST(ClientTLS, TalksToNginx) {
+  const char* nginx = "/usr/sbin/nginx";
+  if (access(nginx, X_OK) != 0) GTEST_SKIP() << "nginx is not installed (/usr/sbin/nginx)";
+  char tmpl[] = "/tmp/ringo-client-nginx-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  auto write = [&](const std::string& name, const std::string& text) {
+    FILE* f = std::fopen((dir + "/" + name).c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+  };
+  write("cert.pem", PKI().leaf.CertPEM);
+  write("key.pem", PKI().leaf.KeyPEM);
+  std::string port;
+  RunClient([&] {
+    auto [ln, err] = net::Listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err);
+    port = std::to_string(ln.Address().Port());
+    (void)ln.Close();
+  });
+  write("nginx.conf", "daemon off;\nworker_processes 1;\npid " + dir + "/nginx.pid;\nerror_log " + dir +
+                          "/error.log;\nevents { worker_connections 256; }\nhttp {\n  access_log off;\n"
+                          "  client_body_temp_path " + dir + ";\n  proxy_temp_path " + dir +
+                          ";\n  fastcgi_temp_path " + dir + ";\n  uwsgi_temp_path " + dir + ";\n  scgi_temp_path " +
+                          dir + ";\n  server {\n    listen 127.0.0.1:" + port + " ssl;\n    ssl_certificate " + dir +
+                          "/cert.pem;\n    ssl_certificate_key " + dir +
+                          "/key.pem;\n    location / { return 200 \"nginx says hi\"; }\n  }\n}\n");
+  const std::string conf = dir + "/nginx.conf";
+  const char* argv[] = {nginx, "-p", dir.c_str(), "-c", conf.c_str(), nullptr};
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, nginx, nullptr, nullptr, const_cast<char**>(argv), environ), 0);
+  RunClient([&] {
+    http::Client c(TrustingOurCA());
+    bool answered = false;
+    for (int i = 0; i < 500 && !answered; i++) {
+      auto [resp, err] = c.Get("https://127.0.0.1:" + port + "/");
+      if (err) {
+        ringo::Sleep(10ms);
+        continue;
+      }
+      answered = true;
+      EXPECT_EQ(resp.StatusCode, 200);
+      EXPECT_EQ(ReadAll(resp), "nginx says hi");
+    }
+    ASSERT_TRUE(answered) << "nginx did not answer on port " << port;
+    const int64_t dials = c.Dials();
+    for (int i = 0; i < 10; i++) {
+      auto [resp, err] = c.Get("https://127.0.0.1:" + port + "/x");
+      ASSERT_FALSE(err) << err.message();
+      EXPECT_EQ(ReadAll(resp), "nginx says hi");
+    }
+    EXPECT_EQ(c.Dials(), dials);  // kept alive
+  });
+  kill(pid, SIGTERM);
+  int status = 0;
+  EXPECT_EQ(waitpid(pid, &status, 0), pid);
+  std::system(("rm -rf " + dir).c_str());
+}
+
 }  // namespace

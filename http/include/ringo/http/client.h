@@ -31,6 +31,7 @@
 #include "ringo/http/header.h"
 #include "ringo/http/url.h"
 #include "ringo/net.h"
+#include "ringo/tls.h"
 
 namespace ringo::http {
 
@@ -177,6 +178,14 @@ struct ClientOptions {
   // after max_redirects.
   std::function<std::error_code(const ClientRequest& req, std::span<const ClientRequest> via)> check_redirect = {};
   int max_redirects = 10;
+  // HTTPS: the system's CA store unless tls.RootCAFile or tls.RootCAPEM
+  // names others; the server's certificate is verified for the URL's host
+  // (a name, or an IP address against the certificate's IP SANs), which is
+  // also sent as SNI, unless tls.ServerName says another name.
+  // tls.HandshakeTimeout is replaced by tls_handshake_timeout. Verification
+  // failures come back as tls::VerifyCategory() codes ("certificate has
+  // expired", "hostname mismatch", ...).
+  tls::Config tls = {};
 };
 
 // Client sends requests and keeps connections alive between them, in a
@@ -220,7 +229,8 @@ class Client {
 };
 
 // IsTimeout says whether err is a timeout of any kind: a socket deadline,
-// the client's dial, header and overall timeouts, a Context's deadline.
+// the client's dial, TLS handshake, header and overall timeouts, a
+// Context's deadline.
 bool IsTimeout(std::error_code err) noexcept;
 
 }  // namespace ringo::http
