@@ -800,6 +800,20 @@ TEST(ReverseProxy, ForwardsRequestsAndStreamsBothBodies) {
     h.release.Close();
     EXPECT_EQ(ReadAll(stream), "second");
 
+    // An upstream that dies mid-body (10 of its 100 bytes, then the close):
+    // the proxy aborts, and the client never takes the cut body for a
+    // whole one.
+    h.release = ringo::Chan<std::monostate>();
+    h.release.Close();
+    auto [cut, cuterr] = c.Get("http://" + addr + "/stall");
+    if (!cuterr) {
+      auto [part, perr] = cut.Body.ReadAll();
+      EXPECT_TRUE(perr) << "a cut body read as whole: " << part;
+    }
+    auto [after, aerr] = c.Get("http://" + addr + "/hello");  // the proxy serves on
+    ASSERT_FALSE(aerr) << aerr.message();
+    EXPECT_EQ(ReadAll(after), "Hello, World!");
+
     kill(pid, SIGTERM);
     int status = 0;
     ASSERT_EQ(ringo::Blocking([&] { return waitpid(pid, &status, 0); }), pid);
