@@ -323,7 +323,7 @@ TEST_P(BadTLS, GetsACleanCloseAndOneLogLine) {
 INSTANTIATE_TEST_SUITE_P(
     TLS, BadTLS,
     ::testing::Values(
-        badCase{"Garbage", std::string("\x00\x01\x02garbage, not a record\r\n\r\n", 30), false, ""},
+        badCase{"Garbage", std::string("\x00\x01\x02") + "garbage, not a record\r\n\r\n", false, ""},
         badCase{"PlainHTTP", "GET / HTTP/1.1\r\nHost: t\r\n\r\n", false,
                 "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"},
         badCase{"TruncatedClientHello", TLS10ClientHello().substr(0, 20), true, ""},
