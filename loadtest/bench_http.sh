@@ -2,12 +2,14 @@
 # bench_http.sh — HTTP/1.1 servers side by side under wrk, in one run on this
 # machine: ringo's examples/hello, its Go net/http twin (gohttp/main.go, Go
 # 1.19, Debian golang-go) and nginx (nginx/nginx.conf.in: one process,
-# `return 200`, no access log).
+# `return 200`, no access log); over HTTPS, ringo's examples/https_hello,
+# gohttp --cert/--key and nginx with nginx/tls.conf.in.
 #
 #   loadtest/bench_http.sh                         # 5 alternating repetitions (about 7 minutes)
 #   REPS=1 SECS=2 loadtest/bench_http.sh           # a smoke run
 #   SERVERS="go nginx" loadtest/bench_http.sh      # without ringo
 #   SCENARIOS="keepalive256 echo1k" loadtest/bench_http.sh
+#   SCENARIOS="tls256 tlsnew" loadtest/bench_http.sh  # HTTPS
 #
 # Every run has one server on CPU 0 (ringo and Go with 1 proc, nginx as one
 # process) and `wrk -t1` on CPU 1, over 127.0.0.1:
@@ -23,6 +25,28 @@
 #   echo1k        (not run by default) 256 keep-alive connections, POST
 #                 /echo with a 1 KiB body; ringo and Go only, since stock
 #                 nginx cannot echo a body
+#   tls256        (not run by default) HTTPS, 256 keep-alive connections,
+#                 GET /plaintext: the record layer's cost per request
+#   tlsnew        (not run by default) HTTPS, 16 connections,
+#                 `Connection: close`: a TCP connection and a TLS handshake
+#                 per request. wrk resumes: after each answer it reuses its
+#                 SSL object, whose session holds the server's last ticket,
+#                 so all but a connection's first handshake are TLS 1.3
+#                 resumptions (PSK with an X25519 exchange: no certificate,
+#                 no signature), with every server, as all three issue
+#                 tickets (one per handshake) and keep no session cache
+#
+# HTTPS: every run makes a certificate and key in build/loadtest/http/tls/
+# with the openssl command (ECDSA P-256, self-signed for localhost and
+# 127.0.0.1), served by all three. The TLS 1.3 suite is pinned on the
+# client, the same for every server: wrk (and the check below) run with an
+# OPENSSL_CONF that offers TLS_AES_128_GCM_SHA256 only, the suite Go picks by
+# itself (Go's 1.3 suites cannot be set; OpenSSL servers, ringo's and
+# nginx's, would pick AES_256_GCM from OpenSSL's default order). In the first
+# repetition each server is checked with `openssl s_client` under that
+# OPENSSL_CONF: the protocol, suite and key exchange it negotiates, and
+# whether a second connection resumes with the first one's ticket; the
+# report lists them.
 #
 # Each run starts a fresh server, discards a 1 s warm-up wrk run, measures
 # a SECS run and stops the server with SIGTERM. It records wrk's requests/s,
@@ -38,12 +62,13 @@
 # so drift hits all of them; the table shows medians, ranges and ratios.
 #
 # Output: the table on stdout and in build/loadtest/http/report.md; each
-# server's output in build/loadtest/http/<server>.log, wrk's in wrk.log.
+# server's output in build/loadtest/http/<server>.log, wrk's in wrk.log,
+# the TLS checks' s_client output in tls/<server>.txt.
 # Environment: REPS (5), SECS (5), SERVERS ("ringo go nginx"), SCENARIOS
 # ("keepalive256 pipeline16 close keepalive16"), HTTP_PORT (27380: ringo
-# listens on it, Go on +1, nginx on +2). The ports sit below Linux's
-# ephemeral range (32768-60999 by default) on purpose: the close scenario
-# leaves thousands of wrk's ports in TIME_WAIT, and one of them on a server's
+# listens on it, Go on +1, nginx on +2, over HTTP or HTTPS alike). The ports
+# sit below Linux's ephemeral range (32768-60999 by default) on purpose: the
+# close and tlsnew scenarios leave thousands of wrk's ports in TIME_WAIT, and one of them on a server's
 # port makes that server's next bind fail.
 #
 # Every step is bounded (a server must answer within 10 s and exit within
@@ -61,6 +86,7 @@ read -ra scenarios <<<"${SCENARIOS:-keepalive256 pipeline16 close keepalive16}"
 base_port=${HTTP_PORT:-27380}
 out=build/loadtest/http
 ngx="$PWD/$out/nginx" # nginx's prefix: its config, pid file and temp paths
+tlsd="$PWD/$out/tls" # the TLS scenarios' certificate, key and client OPENSSL_CONF
 clk_tck=$(getconf CLK_TCK)
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
@@ -71,26 +97,35 @@ port_of() {
     nginx) echo $((base_port + 2)) ;;
   esac
 }
-scenario() { # name: sets conns, path, hdr (extra wrk flags), sargs (wrk_http.lua's arguments)
-  hdr=() sargs=()
+scenario() { # name: sets conns, path, hdr (extra wrk flags), sargs (wrk_http.lua's arguments), tls (1: HTTPS)
+  hdr=() sargs=() tls=0
   case $1 in
     keepalive256) conns=256 path=/plaintext ;;
     keepalive16) conns=16 path=/plaintext ;;
     pipeline16) conns=256 path=/plaintext sargs=(pipeline 16) ;;
     close) conns=16 path=/plaintext hdr=(-H "Connection: close") ;;
     echo1k) conns=256 path=/echo sargs=(body 1024) ;;
+    tls256) conns=256 path=/plaintext tls=1 ;;
+    tlsnew) conns=16 path=/plaintext hdr=(-H "Connection: close") tls=1 ;;
     *) return 1 ;;
   esac
 }
 runs_in() { # scenario server: whether that pair is run
   [[ $1 != echo1k || $2 != nginx ]]
 }
+url_of() { # server: the URL of $path on it, https for a TLS scenario
+  local scheme=http
+  if ((tls)); then scheme=https; fi
+  echo "$scheme://127.0.0.1:$(port_of "$1")$path"
+}
 
 for s in "${servers[@]}"; do
   [[ -n $(port_of "$s") ]] || { echo "bench_http.sh: unknown server '$s' (ringo, go, nginx)"; exit 2; }
 done
+any_http=0 any_tls=0
 for c in "${scenarios[@]}"; do
-  scenario "$c" || { echo "bench_http.sh: unknown scenario '$c' (keepalive256 keepalive16 pipeline16 close echo1k)"; exit 2; }
+  scenario "$c" || { echo "bench_http.sh: unknown scenario '$c' (keepalive256 keepalive16 pipeline16 close echo1k tls256 tlsnew)"; exit 2; }
+  if ((tls)); then any_tls=1; else any_http=1; fi
 done
 [[ $reps =~ ^[1-9][0-9]*$ && $secs =~ ^[1-9][0-9]*$ ]] || { echo "bench_http.sh: REPS and SECS must be positive integers"; exit 2; }
 read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range
@@ -100,6 +135,7 @@ fi
 
 mkdir -p "$out"
 rm -f "$out"/*.txt "$out"/*.log "$out"/report.md
+rm -rf "$tlsd"
 
 runs=0
 for c in "${scenarios[@]}"; do for s in "${servers[@]}"; do if runs_in "$c" "$s"; then runs=$((runs + 1)); fi; done; done
@@ -107,6 +143,23 @@ runs=$((runs * reps))
 # About 1.5 s per run besides SECS (warm-up, start, stop); at most 11 s to
 # start, the two wrk runs' timeouts (duration + 12 s each) and 5 s to stop.
 echo "== $runs runs of ${secs} s: about $(((runs * (secs * 10 + 15) / 10 + 59) / 60)) minutes, at most $(((runs * (secs + 1 + 24 + 11 + 5) + 59) / 60))"
+
+if ((any_tls)); then
+  echo "== a certificate for the TLS scenarios"
+  mkdir -p "$tlsd"
+  if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$tlsd/key.pem" -out "$tlsd/cert.pem" \
+    >"$tlsd/openssl.log" 2>&1; then
+    echo "FAILED: making the certificate:"
+    tail -n 20 "$tlsd/openssl.log"
+    exit 1
+  fi
+  # wrk's OpenSSL reads this at start: its ClientHello offers one TLS 1.3
+  # suite, so every server negotiates the same one (see the top).
+  printf '%s\n' 'openssl_conf = openssl_init' '[openssl_init]' 'ssl_conf = ssl_sect' '[ssl_sect]' \
+    'system_default = system_default_sect' '[system_default_sect]' \
+    'Ciphersuites = TLS_AES_128_GCM_SHA256' >"$tlsd/client.cnf"
+fi
 
 echo "== building"
 build_log="$out/build.log"
@@ -120,11 +173,13 @@ for s in "${servers[@]}"; do
     ringo)
       cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >>"$build_log" 2>&1 || built "(configuring)"
       targets=$(cmake --build build --target help 2>&1) || true
-      if ! grep -qE '^(\.\.\. )?hello(:|$)' <<<"$targets"; then # Makefiles list "... hello", Ninja "hello: phony"
-        echo "FAILED: there is no hello target yet (examples/hello.cc); run with SERVERS=\"go nginx\""
-        exit 1
-      fi
-      cmake --build build -j2 --target hello >>"$build_log" 2>&1 || built hello
+      for t in $( ((any_http)) && echo hello) $( ((any_tls)) && echo https_hello); do
+        if ! grep -qE "^(\.\.\. )?$t(:|\$)" <<<"$targets"; then # Makefiles list "... hello", Ninja "hello: phony"
+          echo "FAILED: there is no $t target yet (examples/$t.cc); run with SERVERS=\"go nginx\""
+          exit 1
+        fi
+        cmake --build build -j2 --target "$t" >>"$build_log" 2>&1 || built "$t"
+      done
       ;;
     go)
       GOCACHE="$PWD/build/gocache" GOPATH="$PWD/build/gopath" GOFLAGS=-mod=mod \
@@ -132,12 +187,19 @@ for s in "${servers[@]}"; do
       ;;
     nginx)
       mkdir -p "$ngx/tmp"
-      sed -e "s|@PREFIX@|$ngx|g" -e "s|@PORT@|$(port_of nginx)|g" loadtest/nginx/nginx.conf.in >"$ngx/nginx.conf"
-      "$nginx_bin" -t -q -p "$ngx/" -c "$ngx/nginx.conf" -e stderr >>"$out/nginx.log" 2>&1 || {
-        echo "FAILED: nginx -t rejects $ngx/nginx.conf:"
-        tail -n 20 "$out/nginx.log"
-        exit 1
-      }
+      sed -e "s|@PREFIX@|$ngx|g" -e "s|@PORT@|$(port_of nginx)|g" -e "s|@SSL@||" loadtest/nginx/nginx.conf.in >"$ngx/nginx.conf"
+      # The TLS variant: tls.conf.in in place of the "# @TLS@" line (in a
+      # first pass: what sed's r inserts escapes its s commands).
+      sed -e "/^ *# @TLS@$/{r loadtest/nginx/tls.conf.in" -e "d}" loadtest/nginx/nginx.conf.in |
+        sed -e "s|@PREFIX@|$ngx|g" -e "s|@PORT@|$(port_of nginx)|g" -e "s|@SSL@| ssl|" \
+          -e "s|@CERT@|$tlsd/cert.pem|g" -e "s|@KEY@|$tlsd/key.pem|g" >"$ngx/nginx-tls.conf"
+      for f in $( ((any_http)) && echo nginx.conf) $( ((any_tls)) && echo nginx-tls.conf); do
+        "$nginx_bin" -t -q -p "$ngx/" -c "$ngx/$f" -e stderr >>"$out/nginx.log" 2>&1 || {
+          echo "FAILED: nginx -t rejects $ngx/$f:"
+          tail -n 20 "$out/nginx.log"
+          exit 1
+        }
+      done
       ;;
   esac
 done
@@ -170,28 +232,53 @@ fail() { # log what: shows the log's tail and stops
   exit 1
 }
 
-start_server() { # server: on CPU 0 in the background; returns once it answers; sets spid
-  local s=$1 port log="$out/$1.log" deadline
+start_server() { # server: on CPU 0 in the background (HTTPS if $tls); returns once it answers; sets spid
+  local s=$1 port log="$out/$1.log" deadline url tlsargs=()
   port=$(port_of "$s")
+  if ((tls)); then tlsargs=(--cert "$tlsd/cert.pem" --key "$tlsd/key.pem"); fi
   if port_busy "$port"; then
     echo "FAILED: 127.0.0.1:$port is already taken, before starting $s (set HTTP_PORT)"
     exit 1
   fi
   echo "--- $(date +%T) $s: $scen, run $r/$reps" >>"$log"
-  case $s in
-    ringo) taskset -c 0 build/examples/hello --addr "127.0.0.1:$port" --procs 1 >>"$log" 2>&1 & ;;
-    go) taskset -c 0 build/loadtest/gohttp --addr "127.0.0.1:$port" --procs 1 >>"$log" 2>&1 & ;;
-    nginx) taskset -c 0 "$nginx_bin" -p "$ngx/" -c "$ngx/nginx.conf" -e stderr >>"$log" 2>&1 & ;;
+  case $s-$tls in
+    ringo-0) taskset -c 0 build/examples/hello --addr "127.0.0.1:$port" --procs 1 >>"$log" 2>&1 & ;;
+    ringo-1) taskset -c 0 build/examples/https_hello --addr "127.0.0.1:$port" --procs 1 "${tlsargs[@]}" >>"$log" 2>&1 & ;;
+    go-*) taskset -c 0 build/loadtest/gohttp --addr "127.0.0.1:$port" --procs 1 "${tlsargs[@]}" >>"$log" 2>&1 & ;;
+    nginx-0) taskset -c 0 "$nginx_bin" -p "$ngx/" -c "$ngx/nginx.conf" -e stderr >>"$log" 2>&1 & ;;
+    nginx-1) taskset -c 0 "$nginx_bin" -p "$ngx/" -c "$ngx/nginx-tls.conf" -e stderr >>"$log" 2>&1 & ;;
   esac
   spid=$!
   pids+=("$spid")
+  url=$(path=/plaintext url_of "$s")
   deadline=$((SECONDS + 10))
   while ((SECONDS < deadline)); do
     alive "$spid" || fail "$log" "$s exited at start"
-    if curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$port/plaintext"; then return 0; fi
+    if curl -sfk -o /dev/null --max-time 1 "$url"; then return 0; fi
     sleep 0.1
   done
-  fail "$log" "$s did not answer GET /plaintext within 10 s"
+  fail "$log" "$s did not answer GET $url within 10 s"
+}
+# tls_check server: what wrk's OpenSSL negotiates with it (s_client under
+# wrk's OPENSSL_CONF) and whether a second connection resumes with the
+# first one's ticket: one line in $tlsd/<server>.check, s_client's output in
+# $tlsd/<server>.txt. The half-second stdin keeps s_client connected until
+# the server's ticket has come.
+tls_check() {
+  local s=$1 i log="$tlsd/$1.txt" line sessin=()
+  for i in 1 2; do
+    { sleep 0.5 | OPENSSL_CONF="$tlsd/client.cnf" timeout 5 openssl s_client -connect "127.0.0.1:$(port_of "$s")" \
+      -servername localhost -sess_out "$tlsd/$s.sess" "${sessin[@]}" 2>&1 || true; } >>"$log"
+    sessin=(-sess_in "$tlsd/$s.sess")
+  done
+  line=$(awk '/^Server Temp Key:/ && !kx { kx = $4; sub(/,$/, "", kx) }
+    /^Peer signature type:/ && !sig { sig = $4 }
+    /^(New|Reused), / { v[++n] = $0 }
+    END { split(v[1], a, /, | is /)
+      printf "%s %s, key exchange %s, signature %s; a second connection: %s", a[2], a[4],
+        kx ? kx : "?", sig ? sig : "?", v[2] ~ /^Reused/ ? "resumed (ticket)" : "full handshake" }' "$log")
+  echo "$s: $line" >"$tlsd/$s.check"
+  echo "     $s negotiates $line"
 }
 stop_server() { # server pid: SIGTERM, 5 s, then SIGKILL; reaps it
   local log="$out/$1.log" rc=0 i
@@ -212,9 +299,11 @@ stop_server() { # server pid: SIGTERM, 5 s, then SIGKILL; reaps it
 
 wrk_run() { # server duration: one wrk run of $scen against it, its output in $out/last.txt
   local rc=0 wpid
+  local env=()
+  if ((tls)); then env=(OPENSSL_CONF="$tlsd/client.cnf"); fi # the pinned TLS 1.3 suite
   echo "--- $(date +%T) $1: $scen, run $r/$reps, $2" >>"$out/wrk.log"
-  taskset -c 1 timeout -k 2 $(($2 + 10)) wrk -t1 -c"$conns" -d"$2"s --timeout 2s \
-    -s loadtest/wrk_http.lua "${hdr[@]}" "http://127.0.0.1:$(port_of "$1")$path" -- "${sargs[@]}" \
+  env "${env[@]}" taskset -c 1 timeout -k 2 $(($2 + 10)) wrk -t1 -c"$conns" -d"$2"s --timeout 2s \
+    -s loadtest/wrk_http.lua "${hdr[@]}" "$(url_of "$1")" -- "${sargs[@]}" \
     >"$out/last.txt" 2>&1 &
   wpid=$!
   pids+=("$wpid")
@@ -232,6 +321,7 @@ wrk_run() { # server duration: one wrk run of $scen against it, its output in $o
 bench() {
   local s=$1 t0 t1 line
   start_server "$s"
+  if ((tls)) && [[ ! -f $tlsd/$s.check ]]; then tls_check "$s"; fi
   wrk_run "$s" 1 # warm-up, discarded
   t0=$(cpu_ticks "$spid")
   wrk_run "$s" "$secs"
@@ -289,8 +379,18 @@ table() {
   local s c a o
   echo "HTTP/1.1 over 127.0.0.1: one server on CPU 0, wrk -t1 on CPU 1, $reps alternating runs of $secs s, medians (min–max)"
   echo "machine: $(nproc) CPUs, $(uname -r), commit $(git rev-parse --short HEAD 2>/dev/null || echo ?);" \
-    "$(go version | awk '{print $3}'), $("$nginx_bin" -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }')"
+    "$(go version | awk '{print $3}'), $("$nginx_bin" -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }'), $(openssl version | awk '{ print $1, $2 }')"
   echo
+  if ((any_tls)); then
+    echo "HTTPS (tls256, tlsnew): one ECDSA P-256 self-signed certificate for all; wrk offers TLS_AES_128_GCM_SHA256 only"
+    echo "(OPENSSL_CONF); in tlsnew wrk resumes with the last ticket, so every handshake but a connection's first is a"
+    echo "TLS 1.3 resumption (PSK + X25519). Negotiated, by openssl s_client under wrk's OPENSSL_CONF:"
+    echo
+    for s in "${servers[@]}"; do
+      if [[ -f $tlsd/$s.check ]]; then sed 's/^/- /' "$tlsd/$s.check"; fi
+    done
+    echo
+  fi
   echo "server CPU µs/request: the server's user + system CPU time over the measured run, over the requests answered;"
   echo "busy: that CPU time over the run's length (100% is all of CPU 0: below it, the server was not the bottleneck)."
   echo

@@ -11,6 +11,7 @@
 // nobody registered for it, unblocks it and raises it again so its default
 // action happens as if ringo were not there. It needs no poller and no P, so
 // Ctrl-C works however busy or idle the scheduler is.
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -47,7 +48,9 @@ struct {
   std::vector<handler> handlers;
   ForeignThread* keepalive = nullptr;  // while any handler exists (mu)
   sigset_t blocked;                    // what Run blocked: the signalfd's set
+  sigset_t unignored;                  // SIGHUP/SIGINT ignored at start that Notify asked for (mu)
   sigset_t oldmask;
+  int catchfd[2] = {-1, -1};           // catcher -> signal thread: one byte per signal
   struct sigaction oldpipe {};
   int sfd = -1;
   int stopfd = -1;
@@ -86,14 +89,33 @@ void deliver(int sig) {
   if (!sent) defaultAction(sig);
 }
 
+// catcher is the handler of an ignored SIGHUP or SIGINT that Notify asked
+// for (Go's rule: Notify takes those two back from SIG_IGN, as a program
+// started under nohup or in the background wants its own shutdown). They
+// are not in the signalfd's set: threads started before Notify do not
+// block them. So a real handler runs, on any thread, and passes the number
+// to the signal thread through a pipe (write is async-signal-safe).
+void catcher(int sig) {
+  const int saved = errno;
+  const unsigned char b = static_cast<unsigned char>(sig);
+  (void)!write(sq.catchfd[1], &b, 1);
+  errno = saved;
+}
+
 void* sigloop(void*) {
-  pollfd fds[2] = {{sq.sfd, POLLIN, 0}, {sq.stopfd, POLLIN, 0}};
+  pollfd fds[3] = {{sq.sfd, POLLIN, 0}, {sq.stopfd, POLLIN, 0}, {sq.catchfd[0], POLLIN, 0}};
   for (;;) {
-    if (poll(fds, 2, -1) < 0) {
+    if (poll(fds, 3, -1) < 0) {
       if (errno == EINTR) continue;
       fatal("sigloop: poll: %s", std::strerror(errno));
     }
     if (fds[1].revents) return nullptr;
+    if (fds[2].revents) {
+      unsigned char b[16];
+      ssize_t n = read(sq.catchfd[0], b, sizeof b);
+      for (ssize_t i = 0; i < n; i++) deliver(int(b[i]));
+      if (!fds[0].revents) continue;
+    }
     signalfd_siginfo si[8];
     ssize_t n = read(sq.sfd, si, sizeof si);
     if (n < 0) {
@@ -108,6 +130,8 @@ void* sigloop(void*) {
 
 void sigqueueinit() {
   sigemptyset(&sq.blocked);
+  sigemptyset(&sq.unignored);
+  if (pipe2(sq.catchfd, O_CLOEXEC | O_NONBLOCK) != 0) fatal("sigqueueinit: pipe2: %s", std::strerror(errno));
   for (int sig : kNotifiable) {
     struct sigaction cur {};
     sigaction(sig, nullptr, &cur);
@@ -147,6 +171,16 @@ void sigqueuefini() {
   close(sq.sfd);
   close(sq.stopfd);
   sq.sfd = sq.stopfd = -1;
+  for (int sig : {SIGHUP, SIGINT}) {
+    if (!sigismember(&sq.unignored, sig)) continue;
+    struct sigaction ign {};
+    ign.sa_handler = SIG_IGN;
+    sigaction(sig, &ign, nullptr);  // ignored again, as Run found it
+  }
+  sigemptyset(&sq.unignored);
+  close(sq.catchfd[0]);
+  close(sq.catchfd[1]);
+  sq.catchfd[0] = sq.catchfd[1] = -1;
   sigaction(SIGPIPE, &sq.oldpipe, nullptr);
   pthread_sigmask(SIG_SETMASK, &sq.oldmask, nullptr);
 }
@@ -169,13 +203,36 @@ void Notify(Chan<int> c, std::initializer_list<int> sigs) {
     sigemptyset(&sq.handlers.back().want);
     it = sq.handlers.end() - 1;
   }
-  for (int sig : sigs) sigaddset(&it->want, sig);
+  for (int sig : sigs) {
+    sigaddset(&it->want, sig);
+    if ((sig != SIGHUP && sig != SIGINT) || sigismember(&sq.blocked, sig) || sigismember(&sq.unignored, sig))
+      continue;
+    struct sigaction cur {};
+    sigaction(sig, nullptr, &cur);
+    if ((cur.sa_flags & SA_SIGINFO) || cur.sa_handler != SIG_IGN) continue;  // the program's own handler
+    struct sigaction sa {};
+    sa.sa_handler = runtime::catcher;
+    sa.sa_flags = SA_RESTART | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, nullptr);
+    sigaddset(&sq.unignored, sig);
+  }
   if (sq.keepalive == nullptr) sq.keepalive = new ForeignThread;
 }
 
 void Stop(Chan<int> c) {
   std::lock_guard g(sq.mu);
   std::erase_if(sq.handlers, [&](auto& h) { return h.c == c; });
+  // An ignored SIGHUP or SIGINT that nobody wants any more is ignored again.
+  for (int sig : {SIGHUP, SIGINT}) {
+    if (!sigismember(&sq.unignored, sig)) continue;
+    if (std::any_of(sq.handlers.begin(), sq.handlers.end(), [&](auto& h) { return sigismember(&h.want, sig); }))
+      continue;
+    struct sigaction ign {};
+    ign.sa_handler = SIG_IGN;
+    sigaction(sig, &ign, nullptr);
+    sigdelset(&sq.unignored, sig);
+  }
   if (sq.handlers.empty()) {
     delete sq.keepalive;
     sq.keepalive = nullptr;

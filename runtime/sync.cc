@@ -35,7 +35,9 @@ bool Mutex::TryLock() noexcept {
   int32_t old = state_.load(std::memory_order_relaxed);
   if (old & (mutexLocked | mutexStarving)) return false;
   // Another goroutine may be waking to take it; racing it is fine.
-  return state_.compare_exchange_strong(old, old | mutexLocked, std::memory_order_acquire);
+  if (!state_.compare_exchange_strong(old, old | mutexLocked, std::memory_order_acquire)) return false;
+  runtime::raceacquire(&state_);  // this file is not instrumented: tell TSan, as lockSlow does
+  return true;
 }
 
 void Mutex::lockSlow() {

@@ -157,6 +157,30 @@ TEST(TLS, LimitsHoldOverTLS) {
   });
 }
 
+TEST(TLS, TimeoutsHoldOverTLS) {
+  // The idle timeout after a request, and the header timeout for a head
+  // that stops half-way: both close the connection, never early.
+  routes h;
+  auto o = TLSOpts(h);
+  o.idle_timeout = 300ms;
+  o.read_header_timeout = 300ms;
+  WithTLSServer(std::move(o), [&](const std::string& addr, http::Server&) {
+    tlsClient c(addr, ClientConfig());
+    ASSERT_FALSE(c.err()) << c.err().message();
+    ASSERT_TRUE(c.Send(Get("/hello")));
+    ASSERT_TRUE(c.Read().ok);
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_TRUE(c.Closed());
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);
+    tlsClient slow(addr, ClientConfig());
+    ASSERT_FALSE(slow.err()) << slow.err().message();
+    t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(slow.Send("GET /hello HTTP/1.1\r\nHost:"));
+    EXPECT_TRUE(slow.Closed());
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);
+  });
+}
+
 TEST(TLS, TheRequestContextEndsWhenTheClientGoes) {
   // The background read runs SSL_read on its goroutine while the handler
   // waits: the client's close_notify (or FIN) cancels the Context.
@@ -323,7 +347,7 @@ TEST_P(BadTLS, GetsACleanCloseAndOneLogLine) {
 INSTANTIATE_TEST_SUITE_P(
     TLS, BadTLS,
     ::testing::Values(
-        badCase{"Garbage", std::string("\x00\x01\x02garbage, not a record\r\n\r\n", 30), false, ""},
+        badCase{"Garbage", std::string("\x00\x01\x02") + "garbage, not a record\r\n\r\n", false, ""},
         badCase{"PlainHTTP", "GET / HTTP/1.1\r\nHost: t\r\n\r\n", false,
                 "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"},
         badCase{"TruncatedClientHello", TLS10ClientHello().substr(0, 20), true, ""},

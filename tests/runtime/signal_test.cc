@@ -96,6 +96,29 @@ TEST_F(Signal, AnIgnoredSignalStaysIgnored) {
       ::testing::ExitedWithCode(0), "");
 }
 
+// Go's rule: Notify takes SIGINT and SIGHUP back from SIG_IGN (a shell
+// starts background jobs with SIGINT ignored); Stop ignores them again.
+TEST_F(Signal, NotifyTakesAnIgnoredSigintBack) {
+  EXPECT_EXIT(
+      {
+        signal(SIGINT, SIG_IGN);  // as for `prog &` in a non-interactive shell
+        int got = 0;
+        ringo::Run([&] {
+          ringo::Chan<int> c(1);
+          ringo::signal::Notify(c, {SIGINT});
+          kill(getpid(), SIGINT);
+          ringo::Select(ringo::Recv(c, [&](int sig) { got = sig; }), ringo::Recv(ringo::After(10s)));
+          ringo::signal::Stop(c);
+          kill(getpid(), SIGINT);  // ignored again: the program goes on
+          ringo::Sleep(50ms);
+        });
+        struct sigaction cur {};
+        sigaction(SIGINT, nullptr, &cur);
+        std::exit(got == SIGINT && cur.sa_handler == SIG_IGN ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
+}
+
 TEST_F(Signal, NotifyOfAnUnsupportedSignalThrows) {
   bool threw = false;
   ringo::Run([&] {

@@ -28,7 +28,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -93,7 +92,8 @@ Certificate GenerateSelfSigned(const std::vector<std::string>& hosts,
                                bool isCA = false, const Certificate* signer = nullptr);
 
 namespace detail {
-struct context;  // the OpenSSL SSL_CTXs a Config compiles into (tls.cc)
+struct context;   // the OpenSSL SSL_CTXs a Config compiles into (tls.cc)
+struct compiled;  // a Config's compiled context, made once (tls.cc)
 }
 
 // Config configures servers and clients (Go's tls.Config). It is compiled
@@ -119,7 +119,7 @@ struct Config {
   std::string RootCAPEM;           // or trusted CAs as PEM text
   bool InsecureSkipVerify = false; // no verification at all (tests only)
 
-  Config() = default;
+  Config();
   Config(const Config& o);
   Config& operator=(const Config& o);
   Config(Config&&) noexcept = default;
@@ -132,12 +132,8 @@ struct Config {
   std::error_code Build(bool isServer, std::string* detail = nullptr) const;
 
  private:
-  friend class Conn;
-  friend std::shared_ptr<detail::context> compiled(const Config&, bool);
-  mutable std::shared_ptr<std::once_flag> once_ = std::make_shared<std::once_flag>();
-  mutable std::shared_ptr<detail::context> ctx_;
-  mutable std::error_code err_;
-  mutable std::string detail_;
+  friend std::shared_ptr<detail::context> compile(const Config&, bool, std::error_code*, std::string*);
+  std::shared_ptr<detail::compiled> compiled_;  // shared by moves, not by copies
 };
 
 // ---- connections ----------------------------------------------------------

@@ -8,7 +8,10 @@
 // and SIGWINCH are blocked on every thread ringo starts (those whose
 // disposition was the default when Run started: an ignored SIGHUP under
 // nohup stays ignored, a handler you installed stays yours) and read from a
-// signalfd by a thread of ringo's own. A signal nobody asked for takes its
+// signalfd by a thread of ringo's own. Go's one exception: Notify for SIGHUP
+// or SIGINT takes it back from SIG_IGN (a program started under nohup, or
+// in the background by a shell, which ignores SIGINT there, still gets its
+// Ctrl-C/kill -INT shutdown); it is ignored again after Stop. A signal nobody asked for takes its
 // default action, as without ringo: SIGINT and SIGTERM still end the
 // program. SIGPIPE is ignored while Run runs (sockets send with
 // MSG_NOSIGNAL; a write to a closed pipe returns EPIPE).
