@@ -106,6 +106,15 @@ bool validFieldValue(std::string_view v) {
   return true;
 }
 
+// validTargetPart: what may go into a request line's target or the Host
+// header as it is (no controls, no spaces): a URL built by hand, as a
+// proxy does, cannot split the request.
+bool validTargetPart(std::string_view s) {
+  for (unsigned char c : s)
+    if (c <= ' ' || c == 0x7f) return false;
+  return true;
+}
+
 bool validToken(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s)
@@ -254,6 +263,7 @@ struct persistConn {
   std::string_view in;           // received and not yet fed (inside t's last recv)
   Time idleAt{};                 // when it went into the pool
   bool reused = false;           // it has carried a response before
+  bool handshake = false;        // TLS: the handshake is still to run (roundTrip, under the watcher)
 
   persistConn(std::string k, std::shared_ptr<transport> tr, const readLimits& l)
       : key(std::move(k)), t(std::move(tr)), rd(l) {}
@@ -625,17 +635,13 @@ net::Result<std::unique_ptr<persistConn>> clientState::dial(const URL& u, const 
   if (u.Scheme != "https")
     return {std::make_unique<persistConn>(key, std::make_shared<plainTransport>(std::move(c)), limits), {}};
 
-  // HTTPS: the handshake runs now, within tls_handshake_timeout (the
-  // Config's) and the request's deadline; a Context cancelled meanwhile is
-  // seen when it ends.
-  auto t = std::make_shared<tlsTransport>(tls::Client(std::move(c), *tlsFor(hostname(u.Host))));
-  (void)t->setReadDeadline(x.deadline);
-  (void)t->setWriteDeadline(x.deadline);
-  if (auto herr = t->handshake()) {
-    t->close();
-    return {nullptr, x.explain(herr, false)};
-  }
-  return {std::make_unique<persistConn>(key, std::move(t), limits), {}};
+  // HTTPS: roundTrip runs the handshake once the Context's watcher is
+  // on, within tls_handshake_timeout (the Config's) and the request's
+  // deadline.
+  auto pc = std::make_unique<persistConn>(
+      key, std::make_shared<tlsTransport>(tls::Client(std::move(c), *tlsFor(hostname(u.Host)))), limits);
+  pc->handshake = true;
+  return {std::move(pc), {}};
 }
 
 namespace {
@@ -777,6 +783,14 @@ net::Result<Response> clientState::roundTrip(ClientRequest& req, const exchange&
       pc.reset();
     };
     (void)pc->t->setWriteDeadline(x.deadline);
+    if (pc->handshake) {
+      (void)pc->t->setReadDeadline(x.deadline);
+      if (auto herr = pc->t->handshake()) {
+        drop();
+        return {{}, x.explain(herr, false)};
+      }
+      pc->handshake = false;
+    }
     Time headDeadline = x.deadline;
     if (opts.response_header_timeout > std::chrono::nanoseconds::zero())
       headDeadline = earliest(headDeadline, now() + opts.response_header_timeout);
@@ -956,7 +970,9 @@ net::Result<Response> Client::Do(ClientRequest req) {
   if (!detail::validToken(req.Method)) return {{}, Errc::badRequest};
   for (const auto& f : req.Header)
     if (!detail::validToken(f.name) || !detail::validFieldValue(f.value)) return {{}, Errc::badRequest};
-  if (!detail::validFieldValue(req.Host)) return {{}, Errc::badRequest};
+  if (!detail::validTargetPart(req.Host) || !detail::validTargetPart(req.URL.Host) ||
+      !detail::validTargetPart(req.URL.RawQuery) || !detail::validTargetPart(req.URL.RawPath))
+    return {{}, Errc::badRequest};
 
   detail::exchange x;
   const auto& o = s_->opts;

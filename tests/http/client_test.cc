@@ -636,6 +636,11 @@ TEST(Client, RejectsBadURLsAndRequests) {
     ASSERT_FALSE(err);
     req.Header.Set("X-Split", "a\r\nInjected: 1");
     EXPECT_EQ(c.Do(req).err, http::Errc::badRequest);
+    // A URL built by hand cannot split the request line either.
+    auto [byHand, herr] = http::NewRequest("GET", "http://127.0.0.1:1/");
+    ASSERT_FALSE(herr);
+    byHand.URL.RawQuery = "a HTTP/1.1\r\nX: y";
+    EXPECT_EQ(c.Do(byHand).err, http::Errc::badRequest);
   });
 }
 
@@ -951,7 +956,19 @@ TEST(ClientTLS, AServerThatNeverFinishesTheHandshakeTimesOut) {
     });
     http::Client c({.tls_handshake_timeout = 200ms});
     auto [resp, err] = c.Get("https://" + srv.addr + "/");
-    EXPECT_TRUE(http::IsTimeout(err)) << err.message();
+    EXPECT_EQ(err, ringo::tls::Errc::handshakeTimeout) << err.message();
+    EXPECT_TRUE(http::IsTimeout(err));
+    // A Context cancelled during the handshake ends it at once (the
+    // handshake timeout is 30 s here).
+    http::Client patient({.tls_handshake_timeout = 30s});
+    auto [ctx, cancel] = ringo::WithCancel(ringo::Background());
+    auto [req, rerr] = http::NewRequestWithContext(ctx, "GET", "https://" + srv.addr + "/");
+    ASSERT_FALSE(rerr);
+    ringo::Go([cancel] {
+      ringo::Sleep(20ms);
+      cancel();
+    });
+    EXPECT_EQ(patient.Do(std::move(req)).err, ringo::ContextError::Canceled);
   });
 }
 
