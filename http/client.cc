@@ -24,11 +24,14 @@
 //   - The request body is written before the response is read. A server
 //     that answers early (413) and closes is still heard: after a failed
 //     write the client tries to read a response head before giving up.
-//     A server that streams its answer while still reading a large
-//     request body would deadlock both sides' socket buffers; none of the
-//     servers we meet (ringo's, nginx, Go's) does that to an HTTP/1.1
-//     client, and Go's client is no different in practice since it also
-//     stops reading until the write is done unless the server answered.
+//     A server that streams a long answer while still reading a large
+//     request body (full duplex) would fill both sides' socket buffers and
+//     stall until the timeout. Go's Transport writes and reads on two
+//     goroutines and copes. Handlers nearly always read a request's body
+//     before they answer it, so the common case pays nothing for a second
+//     goroutine. Full duplex would move
+//     writeRequest's body loop onto its own goroutine, the connection
+//     going back only after both ended.
 //
 // Cancellation. A request whose Context can be cancelled gets one small
 // goroutine (the watcher) that waits for ctx.Done() or for the exchange to
