@@ -1,5 +1,6 @@
-// transport.h — what the connection loop reads and writes through: a plain
-// net::Conn, a TLS connection, an in-memory pair in tests. Internal.
+// transport.h — what a connection reads and writes through: a plain
+// net::Conn, a TLS connection, an in-memory pair in tests. The server's
+// connection loop and the client (client.cc) both use it. Internal.
 //
 // recv hands out a view of the bytes that arrived, valid until the next recv
 // or drop: the plain transport lends the poller's receive buffer (an idle
