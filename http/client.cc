@@ -93,7 +93,6 @@ constexpr size_t kWriteChunk = 32 << 10;    // request body bytes per read from 
 constexpr int64_t kDrainMax = 64 << 10;     // Close discards at most this much to keep a connection
 constexpr auto kDrainWait = std::chrono::milliseconds(100);
 constexpr int64_t kReadAllReserve = 16 << 20;  // ReadAll trusts Content-Length up to this much
-constexpr size_t kMaxTLSConfigs = 1024;         // server names with a compiled TLS config (picked)
 
 Time now() { return steady_clock::now(); }
 
@@ -341,10 +340,9 @@ struct clientState : std::enable_shared_from_this<clientState> {
   std::unordered_map<std::string, std::vector<std::unique_ptr<persistConn>>> idle;
   int nidle = 0;
   bool closed = false;          // the Client is gone: nothing more is pooled
-  // One TLS config per server name, compiled once (an OpenSSL context, its
-  // CA store and its session cache each): tls::Client verifies the name a
-  // Config carries, so a name needs its own Config.
-  std::unordered_map<std::string, std::shared_ptr<const tls::Config>> tlsConfigs;
+  // The TLS config, compiled once (an OpenSSL context and its CA store) for
+  // every host: tls::Client takes the name to verify per connection.
+  std::shared_ptr<const tls::Config> tlsConfig;
   bool janitorRunning = false;
   Chan<std::monostate> janitorQuit{nullptr};  // closed by shutdown
   Chan<std::monostate> janitorDone{nullptr};  // closed by the janitor as it ends
@@ -484,17 +482,14 @@ struct clientState : std::enable_shared_from_this<clientState> {
     }
   }
 
-  std::shared_ptr<const tls::Config> tlsFor(const std::string& host) {
-    const std::string& name = opts.tls.ServerName.empty() ? host : opts.tls.ServerName;
+  std::shared_ptr<const tls::Config> tlsFor() {
     runtime::lockGuard g(&lock);
-    auto it = tlsConfigs.find(name);
-    if (it != tlsConfigs.end()) return it->second;
-    if (tlsConfigs.size() >= kMaxTLSConfigs) tlsConfigs.clear();  // a crawler's many hosts: start over
-    auto c = std::make_shared<tls::Config>(opts.tls);
-    c->ServerName = name;
-    c->HandshakeTimeout = opts.tls_handshake_timeout;
-    tlsConfigs.emplace(name, c);
-    return c;
+    if (!tlsConfig) {
+      auto c = std::make_shared<tls::Config>(opts.tls);
+      c->HandshakeTimeout = opts.tls_handshake_timeout;
+      tlsConfig = std::move(c);
+    }
+    return tlsConfig;
   }
 
   net::Result<std::unique_ptr<persistConn>> dial(const URL& u, const std::string& key, const exchange& x);
@@ -642,7 +637,7 @@ net::Result<std::unique_ptr<persistConn>> clientState::dial(const URL& u, const 
   // on, within tls_handshake_timeout (the Config's) and the request's
   // deadline.
   auto pc = std::make_unique<persistConn>(
-      key, std::make_shared<tlsTransport>(tls::Client(std::move(c), *tlsFor(hostname(u.Host)))), limits);
+      key, std::make_shared<tlsTransport>(tls::Client(std::move(c), *tlsFor(), hostname(u.Host))), limits);
   pc->handshake = true;
   return {std::move(pc), {}};
 }

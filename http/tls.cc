@@ -836,10 +836,12 @@ std::shared_ptr<detail::conn> newConn(net::Conn c, const Config& cfg, bool serve
 
 Conn Server(net::Conn c, const Config& cfg) { return Conn(newConn(std::move(c), cfg, true)); }
 
-Conn Client(net::Conn c, const Config& cfg) {
+Conn Client(net::Conn c, const Config& cfg) { return Client(std::move(c), cfg, cfg.ServerName); }
+
+Conn Client(net::Conn c, const Config& cfg, std::string_view serverName) {
   auto d = newConn(std::move(c), cfg, false);
   if (d->ssl) {
-    std::string name = cfg.ServerName;
+    std::string name(cfg.ServerName.empty() ? serverName : std::string_view(cfg.ServerName));
     if (!name.empty() && !isIP(name)) SSL_set_tlsext_host_name(d->ssl, name.c_str());
     if (!cfg.InsecureSkipVerify && !name.empty()) {
       X509_VERIFY_PARAM* p = SSL_get0_param(d->ssl);
@@ -856,16 +858,9 @@ net::Result<Conn> Dial(std::string_view network, std::string_view address, const
   auto start = std::chrono::steady_clock::now();
   auto [c, err] = net::Dial(network, address, timeout);
   if (err) return {{}, err};
-  Config named;
-  const Config* use = &cfg;
-  if (cfg.ServerName.empty()) {
-    std::string host, port;
-    if (net::SplitHostPort(address, host, port)) host = std::string(address);
-    named = cfg;
-    named.ServerName = host;
-    use = &named;
-  }
-  Conn tc = Client(std::move(c), *use);
+  std::string host, port;
+  if (net::SplitHostPort(address, host, port)) host = std::string(address);
+  Conn tc = Client(std::move(c), cfg, host);  // cfg's own context: no copy per dial
   if (timeout.count() > 0)
     (void)tc.SetDeadline(start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout));
   if (auto herr = tc.Handshake()) {

@@ -186,6 +186,7 @@ class Conn {
  private:
   friend Conn Server(net::Conn, const Config&);
   friend Conn Client(net::Conn, const Config&);
+  friend Conn Client(net::Conn, const Config&, std::string_view);
   friend struct detail::conn;
   explicit Conn(std::shared_ptr<detail::conn> c) noexcept : c_(std::move(c)) {}
   std::shared_ptr<detail::conn> c_;
@@ -196,6 +197,9 @@ class Conn {
 // Config that does not build gives a Conn whose Handshake returns why.
 Conn Server(net::Conn c, const Config& cfg);
 Conn Client(net::Conn c, const Config& cfg);
+// Client for serverName (SNI and the name verified) when cfg.ServerName is
+// empty: one Config (one OpenSSL context) serves many hosts.
+Conn Client(net::Conn c, const Config& cfg, std::string_view serverName);
 
 // Dial connects and runs the handshake, verifying the server's certificate
 // for the host in address (unless Config::ServerName says otherwise).
