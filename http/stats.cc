@@ -134,6 +134,7 @@ std::string VarsJSON() {
     o.num("polls", (long long)s.polls);
     o.num("blocking_polls", (long long)s.blockingPolls);
     o.num("sysmon_polls", (long long)s.sysmonPolls);
+    o.num("kicks", (long long)s.kicks);
     o.num("recv_no_bufs", (long long)s.recvNoBufs);
     o.num("epoll_waits", (long long)s.epollWaits);
   }

@@ -90,8 +90,9 @@ G* rtPoll(int64_t delay) { return current->poll(delay); }
 void rtBreak() { current->breakPoll(); }
 bool rtAnyWaiters() { return current->anyWaiters(); }
 void rtFlush() { current->flush(); }
+void rtKick() { current->kick(); }
 
-const runtime::netpoller table{rtPoll, rtBreak, rtAnyWaiters, rtInit, rtFini, rtFlush};
+const runtime::netpoller table{rtPoll, rtBreak, rtAnyWaiters, rtInit, rtFini, rtFlush, rtKick};
 // Linked in with the net API: a program that uses sockets gets a poller.
 [[maybe_unused]] const bool registered = (netpollRegister(&table), true);
 
@@ -300,6 +301,7 @@ Stats ReadStats() {
   s.polls = r(stats.polls);
   s.blockingPolls = r(stats.blockingPolls);
   s.sysmonPolls = r(stats.sysmonPolls);
+  s.kicks = r(stats.kicks);
   s.recvNoBufs = r(stats.recvNoBufs);
   s.epollWaits = r(stats.epollWaits);
   s.parked = current ? current->parked() : 0;

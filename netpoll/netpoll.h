@@ -118,6 +118,8 @@ class poller {
   // flush submits what this thread has queued; called before the thread
   // blocks outside the scheduler (ringo::Blocking).
   virtual void flush() {}
+  // kick: sysmon's round (runtime/netpoll.h).
+  virtual void kick() {}
 
   virtual bool blockingSockets() const = 0;  // io_uring wants them blocking
   virtual int open(pollDesc* pd) = 0;        // returns -errno on failure
@@ -182,7 +184,7 @@ void heapBufPut(char* p);
 struct counters {
   std::atomic<uint64_t> recv, recvBuf, send, accept, connect, cancel, nop, enters, submits, cqes;
   std::atomic<uint64_t> ringLocksContended, rings;
-  std::atomic<uint64_t> waits, polls, blockingPolls, sysmonPolls, recvNoBufs, epollWaits;
+  std::atomic<uint64_t> waits, polls, blockingPolls, sysmonPolls, recvNoBufs, epollWaits, kicks;
 };
 extern counters stats;
 inline void count(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }

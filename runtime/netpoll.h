@@ -36,6 +36,11 @@ struct netpoller {
   // Blocking call (a poller that batches per thread would otherwise hold
   // those operations until the call returns).
   void (*flush)() = nullptr;
+  // kick runs on sysmon's thread every round while goroutines run: a poller
+  // whose completion work waits for the submitting thread to enter the
+  // kernel (io_uring's COOP_TASKRUN) makes a thread that has let it wait a
+  // whole round do so.
+  void (*kick)() = nullptr;
 };
 
 // sysmon polls too, with poll(0) from its own thread (no M), when no M has

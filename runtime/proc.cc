@@ -1416,6 +1416,7 @@ static void* sysmon(void*) {
     }
     const bool took = retake(now);
     idle = took ? 0 : idle + 1;
+    if (netpollCurrent->kick) netpollCurrent->kick();
     // Poll the network if nobody has for 10 ms (Go's sysmon): the Ps may all
     // be busy with goroutines that never let their run queues drain.
     // (While an M is blocked in the poller, lastpoll is 0 but that M only

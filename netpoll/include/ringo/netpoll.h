@@ -40,6 +40,7 @@ struct Stats {
   uint64_t polls = 0;        // non-blocking polls that found work
   uint64_t blockingPolls = 0;
   uint64_t sysmonPolls = 0;  // polls by sysmon, when no M had polled for 10 ms
+  uint64_t kicks = 0;        // SIGURGs sysmon sent a busy ring owner to run its completion work (io_uring)
   uint64_t recvNoBufs = 0;   // Recv that found the shared buffers used up
   uint64_t epollWaits = 0;   // epoll_wait calls
   int64_t parked = 0;        // goroutines parked on an operation now (in-flight I/O)
