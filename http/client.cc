@@ -124,18 +124,6 @@ bool validToken(std::string_view s) {
   return true;
 }
 
-void appendInt(std::string& out, int64_t v) {
-  char b[24];
-  auto r = std::to_chars(b, b + sizeof b, v);
-  out.append(b, size_t(r.ptr - b));
-}
-
-void appendHex(std::string& out, size_t v) {
-  char b[24];
-  auto r = std::to_chars(b, b + sizeof b, v, 16);
-  out.append(b, size_t(r.ptr - b));
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -26,6 +27,19 @@ class mLocal {
  private:
   const void* p_;
 };
+
+// appendInt and appendHex write a number's digits (a Content-Length, a
+// chunk size) to out.
+inline void appendInt(std::string& out, int64_t v) {
+  char b[24];
+  auto r = std::to_chars(b, b + sizeof b, v);
+  out.append(b, size_t(r.ptr - b));
+}
+inline void appendHex(std::string& out, size_t v) {
+  char b[24];
+  auto r = std::to_chars(b, b + sizeof b, v, 16);
+  out.append(b, size_t(r.ptr - b));
+}
 
 // isTokenByte: RFC 9110's tchar, the bytes of a method and of a header or
 // cookie name. A table: the server checks every response header name.

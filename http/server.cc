@@ -100,18 +100,6 @@ bool validFieldName(std::string_view n) {
 
 bool bodyAllowed(int status) { return !(status >= 100 && status < 200) && status != 204 && status != 304; }
 
-void appendInt(std::string& out, int64_t v) {
-  char b[24];
-  auto r = std::to_chars(b, b + sizeof b, v);
-  out.append(b, size_t(r.ptr - b));
-}
-
-void appendHex(std::string& out, size_t v) {
-  char b[24];
-  auto r = std::to_chars(b, b + sizeof b, v, 16);
-  out.append(b, size_t(r.ptr - b));
-}
-
 void appendStatusLine(std::string& out, bool http10, int code) {
   out += http10 ? "HTTP/1.0 " : "HTTP/1.1 ";
   appendInt(out, code);
