@@ -599,7 +599,8 @@ struct conn {
     runtime::lockGuard g(&mu);
     ERR_clear_error();
     int r = f(ssl);
-    int e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl, r);
+    if (r > 0) return {r, SSL_ERROR_NONE, {}};  // success leaves nothing to read (the next call clears anyway)
+    int e = SSL_get_error(ssl, r);
     auto err = takeError();
     return {r, e, err};
   }
