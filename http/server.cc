@@ -160,6 +160,7 @@ struct server : std::enable_shared_from_this<server> {
   bool closedAll = false;             // Close (or Shutdown's deadline) ran
   std::vector<std::function<void()>> onShutdown;
   std::atomic<bool> shutting{false};  // Shutdown or Close started: written under lock
+  std::atomic<bool> draining{false};  // Drain started (readiness only: serving goes on)
 
   Chan<std::monostate> quit;          // closed when Shutdown or Close starts
   Chan<std::monostate> allGone;       // closed by the last connection once shutting
@@ -1242,6 +1243,34 @@ std::error_code Server::Close() {
   s_->beginShutdown(true);
   (void)s_->waitGone(nullptr, std::nullopt);
   return {};
+}
+
+void Server::Drain(std::chrono::nanoseconds period) {
+  s_->draining.store(true);
+  if (period > std::chrono::nanoseconds::zero()) Select(ringo::Recv(After(period)), ringo::Recv(s_->quit));
+}
+
+bool Server::Ready() const { return !s_->draining.load() && !s_->shutting.load(); }
+
+std::shared_ptr<Handler> HealthzHandler() {
+  return std::make_shared<HandlerFunc>([](ResponseWriter& w, Request&) {
+    w.Header().Set("Content-Type", "text/plain; charset=utf-8");
+    w.Header().Set("Cache-Control", "no-store");
+    (void)w.Write("ok\n");
+  });
+}
+
+std::shared_ptr<Handler> ReadyzHandler(const Server& srv, std::function<bool()> ready) {
+  return std::make_shared<HandlerFunc>([&srv, ready = std::move(ready)](ResponseWriter& w, Request&) {
+    w.Header().Set("Content-Type", "text/plain; charset=utf-8");
+    w.Header().Set("Cache-Control", "no-store");
+    if (!srv.Ready() || (ready && !ready())) {
+      w.WriteHeader(StatusServiceUnavailable);
+      (void)w.Write("not ready\n");
+      return;
+    }
+    (void)w.Write("ok\n");
+  });
 }
 
 void Server::RegisterOnShutdown(std::function<void()> f) {

@@ -2,7 +2,12 @@
 
 #include "ringo/http/stats.h"
 
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -161,6 +166,172 @@ std::string VarsJSON() {
   }
   out += "}}\n";
   return out;
+}
+
+namespace {
+
+// promText writes one metric family at a time: its HELP and TYPE lines,
+// then its samples.
+struct promText {
+  std::string& out;
+  void family(const char* name, const char* type, const char* help) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+  }
+  void sample(const char* name, std::string_view labels, double v) {
+    char b[64];
+    // Counts print as integers (exact below 2^53); fractions (CPU
+    // seconds) with microsecond precision and no float noise.
+    if (v == std::floor(v) && std::fabs(v) < 9e15) {
+      std::snprintf(b, sizeof b, " %.0f\n", v);
+    } else {
+      std::snprintf(b, sizeof b, " %.6f\n", v);
+    }
+    out += name;
+    out += labels;
+    out += b;
+  }
+  void one(const char* name, const char* type, const char* help, double v) {
+    family(name, type, help);
+    sample(name, {}, v);
+  }
+  void counter(const char* name, const char* help, uint64_t v) { one(name, "counter", help, double(v)); }
+  void gauge(const char* name, const char* help, double v) { one(name, "gauge", help, v); }
+};
+
+// labelValue escapes v for a label value: backslash, double quote and
+// newline, as the exposition format asks.
+std::string labelValue(std::string_view v) {
+  std::string o;
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      o += '\\';
+      o += c;
+    } else if (c == '\n') {
+      o += "\\n";
+    } else {
+      o += c;
+    }
+  }
+  return o;
+}
+
+// The process's resident memory (statm's second field, in pages) and open
+// descriptors. Both read /proc: a scrape is rare, and the reads are short.
+double residentBytes() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  long long size = 0, rss = 0;
+  int n = std::fscanf(f, "%lld %lld", &size, &rss);
+  std::fclose(f);
+  return n == 2 ? double(rss) * double(sysconf(_SC_PAGESIZE)) : 0;
+}
+
+double openFds() {
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return 0;
+  long n = 0;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') n++;
+  }
+  closedir(d);
+  return double(n - 1);  // less the directory's own descriptor
+}
+
+}  // namespace
+
+std::string MetricsText() {
+  std::string out;
+  out.reserve(8192);
+  promText p{out};
+  {
+    auto s = ReadStats();
+    p.counter("ringo_http_requests_total", "Handler calls started.", s.requests);
+    p.gauge("ringo_http_requests_in_flight", "Handler calls not yet returned.", double(s.requests_in_flight));
+    p.counter("ringo_http_requests_aborted_total", "Requests ended by Goexit.", s.requests_aborted);
+    p.counter("ringo_http_requests_failed_total", "Requests whose handler threw.", s.requests_failed);
+    p.counter("ringo_http_requests_rejected_total", "Bad requests answered without a handler.", s.requests_rejected);
+    p.counter("ringo_http_tls_handshake_errors_total", "TLS connections closed in their handshake.",
+              s.tls_handshake_errors);
+    p.counter("ringo_http_connections_total", "Connections accepted.", s.conns_total);
+    p.gauge("ringo_http_connections_open", "Connections open now.", double(s.conns_open));
+    p.gauge("ringo_http_buffers_in_use", "Connection buffers out of the pool.", double(s.buffers_in_use));
+    p.counter("ringo_http_buffers_reused_total", "Connection buffers taken from the pool's free list.",
+              s.buffers_reused);
+    p.counter("ringo_http_buffers_allocated_total", "Connection buffers made fresh.", s.buffers_allocated);
+    p.counter("ringo_http_log_dropped_total", "Log lines dropped (queue full or rate limit).", s.log_dropped);
+  }
+  {
+    auto s = netpoll::ReadStats();
+    p.family("ringo_netpoll_backend_info", "gauge", "The poller in use, as a label.");
+    p.sample("ringo_netpoll_backend_info", "{backend=\"" + labelValue(s.backend) + "\"}", 1);
+    p.gauge("ringo_netpoll_parked", "Goroutines parked on an I/O operation now.", double(s.parked));
+    p.counter("ringo_netpoll_waits_total", "I/O operations that parked their goroutine.", s.waits);
+    p.counter("ringo_netpoll_sqes_total", "io_uring submission queue entries.", s.sqes());
+    p.counter("ringo_netpoll_enters_total", "io_uring_enter calls.", s.enters);
+    p.counter("ringo_netpoll_cqes_total", "io_uring completions reaped.", s.cqes);
+    p.gauge("ringo_netpoll_rings", "io_uring instances (one per thread that did I/O).", double(s.rings));
+    p.counter("ringo_netpoll_polls_total", "Non-blocking polls that found work.", s.polls);
+    p.counter("ringo_netpoll_blocking_polls_total", "Blocking polls.", s.blockingPolls);
+    p.counter("ringo_netpoll_sysmon_polls_total", "Polls by sysmon when no thread had polled for 10 ms.",
+              s.sysmonPolls);
+    p.counter("ringo_netpoll_kicks_total", "Signals sysmon sent a busy ring owner.", s.kicks);
+    p.counter("ringo_netpoll_recv_no_bufs_total", "Receives that found the provided buffers used up.",
+              s.recvNoBufs);
+    p.counter("ringo_netpoll_epoll_waits_total", "epoll_wait calls.", s.epollWaits);
+  }
+  {
+    auto s = ReadRuntimeStats();
+    p.gauge("ringo_goroutines", "Goroutines alive.", NumGoroutine());
+    p.gauge("ringo_gomaxprocs", "Ps: goroutines running at once.", GOMAXPROCS());
+    p.counter("ringo_goroutines_started_total", "Goroutines started.", s.goroutines_started);
+    p.gauge("ringo_goroutine_objects", "G objects allocated, each with its stack (dead ones are reused).",
+            double(s.gs_allocated));
+    p.gauge("ringo_threads", "Ms: OS threads the scheduler started.", double(s.ms));
+    p.counter("ringo_steals_total", "Successful steals from another P's run queue.", s.steals);
+    p.gauge("ringo_runqueue_global", "Goroutines on the global run queue.", double(s.runq_global));
+    p.family("ringo_runqueue_length", "gauge", "Goroutines on a P's local run queue.");
+    for (size_t i = 0; i < s.runq.size(); i++) {
+      p.sample("ringo_runqueue_length", "{p=\"" + std::to_string(i) + "\"}", s.runq[i]);
+    }
+    p.gauge("ringo_idle_procs", "Ps without an M.", s.idle_ps);
+    p.gauge("ringo_spinning_threads", "Ms looking for work.", s.spinning_ms);
+  }
+  {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    auto sec = [](timeval t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
+    p.one("process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.",
+          sec(ru.ru_utime) + sec(ru.ru_stime));
+    p.gauge("process_resident_memory_bytes", "Resident memory size in bytes.", residentBytes());
+    p.gauge("process_open_fds", "Number of open file descriptors.", openFds());
+  }
+  {
+    std::map<std::string, std::function<int64_t()>> vars;
+    {
+      std::lock_guard g(pub().mu);
+      vars = pub().vars;
+    }
+    if (!vars.empty()) {
+      p.family("ringo_var", "gauge", "Values published with http::Publish, by name.");
+      for (auto& [k, f] : vars) p.sample("ringo_var", "{name=\"" + labelValue(k) + "\"}", double(f()));
+    }
+  }
+  return out;
+}
+
+std::shared_ptr<Handler> MetricsHandler() {
+  return std::make_shared<HandlerFunc>([](ResponseWriter& w, Request&) {
+    w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    (void)w.Write(MetricsText());
+  });
 }
 
 void Publish(std::string name, std::function<int64_t()> f) {

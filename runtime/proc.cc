@@ -1868,6 +1868,15 @@ RuntimeStats ReadRuntimeStats() {
   s.spinning_transitions = runtime::statSpinning.load(std::memory_order_relaxed);
   s.max_spinning = uint64_t(runtime::statMaxSpinning.load(std::memory_order_relaxed));
   s.steals = runtime::statSteals.load(std::memory_order_relaxed);
+  // From a goroutine, Run is running and allp stays put until it returns.
+  if (runtime::getg() != nullptr) {
+    using runtime::sched;
+    s.runq_global = sched.runqsize.load(std::memory_order_relaxed);
+    s.runq.reserve(sched.allp.size());
+    for (runtime::P* pp : sched.allp) s.runq.push_back(runtime::runqlen(pp));
+    s.idle_ps = sched.npidle.load(std::memory_order_relaxed);
+    s.spinning_ms = sched.nmspinning.load(std::memory_order_relaxed);
+  }
   return s;
 }
 

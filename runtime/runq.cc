@@ -86,6 +86,14 @@ bool runqempty(P* pp) {
          pp->runnext.load(std::memory_order_acquire) == nullptr;
 }
 
+uint32_t runqlen(P* pp) {
+  // Head before tail: a taker only moves head forward, so t - h never
+  // underflows; it may count a G that was just taken.
+  uint32_t h = pp->runqhead.load(std::memory_order_acquire);
+  uint32_t t = pp->runqtail.load(std::memory_order_acquire);
+  return (t - h) + (pp->runnext.load(std::memory_order_acquire) != nullptr ? 1 : 0);
+}
+
 // runqgrab copies up to half of p2's ring into pp's ring starting at slot
 // `at` (pp's tail, not yet published) and claims them from p2 by CAS.
 // Returns how many it took.

@@ -29,6 +29,9 @@ void runqput(P* pp, G* gp, bool next);
 G* runqget(P* pp, bool skipNext = false);
 // runqempty reports whether pp has nothing queued.
 bool runqempty(P* pp);
+// runqlen is how many Gs pp has queued, runnext included: a snapshot that
+// may be stale by the time it returns (for statistics, never decisions).
+uint32_t runqlen(P* pp);
 // runqsteal moves half of p2's ring to pp's (and, with stealRunNext, p2's
 // runnext when the ring is empty) and returns one of the stolen Gs to run,
 // or null. Called by pp's owner.

@@ -6,8 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstring>
+#include <map>
+#include <optional>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "../runtime/test_util.h"
 #include "client.h"
@@ -630,6 +635,203 @@ TEST(Server, GoexitAbortsTheRequestAndLeaksNothing) {
     EXPECT_EQ(ringo::NumGoroutine(), gs0);
     if (ringo::NumGoroutine() != gs0) std::fprintf(stderr, "%s\n", ringo::Stack(true).c_str());
   });
+}
+
+// ---- probes, drain and metrics --------------------------------------------
+
+// probeRoutes adds /readyz, /healthz and /metrics (http's own handlers) to
+// the test routes; the server is set once it exists.
+struct probeRoutes {
+  routes h;
+  std::atomic<http::Server*> srv{nullptr};
+  probeRoutes() {
+    h.extra = [this](http::ResponseWriter& w, http::Request& r) {
+      if (r.URL.Path == "/readyz") return http::ReadyzHandler(*srv.load())->ServeHTTP(w, r);
+      if (r.URL.Path == "/healthz") return http::HealthzHandler()->ServeHTTP(w, r);
+      if (r.URL.Path == "/metrics") return http::MetricsHandler()->ServeHTTP(w, r);
+      w.WriteHeader(404);
+    };
+  }
+};
+
+TEST(Server, DrainTurnsReadinessOffAndKeepsServingUntilItsPeriodEnds) {
+  probeRoutes p;
+  WithServer(Opts(p.h), [&](const std::string& addr, http::Server& srv) {
+    p.srv = &srv;
+    EXPECT_TRUE(srv.Ready());
+    rawClient kept(addr);  // a keep-alive connection from before the drain
+    ASSERT_TRUE(kept.Send(Get("/readyz")));
+    auto r = kept.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "ok\n");
+    EXPECT_EQ(r.header.Get("Cache-Control"), "no-store");
+
+    constexpr auto period = 300ms;
+    ringo::Chan<std::chrono::nanoseconds> drained(1);
+    ringo::Chan<int> started(1);
+    ringo::Go([&] {
+      const auto t0 = std::chrono::steady_clock::now();
+      started.Send(1);
+      srv.Drain(period);
+      drained.Send(std::chrono::steady_clock::now() - t0);
+    });
+    started.Recv();
+    // Drain marks the server before it parks: wait for that, bounded.
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (srv.Ready() && std::chrono::steady_clock::now() < until) ringo::Gosched();
+    ASSERT_FALSE(srv.Ready());
+
+    // Not ready, but everything else is served: on the old connection
+    // (kept alive) and on new ones (still accepted).
+    ASSERT_TRUE(kept.Send(Get("/hello")));
+    r = kept.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.body, "Hello, World!");
+    EXPECT_EQ(r.header.Get("Connection"), "");
+    rawClient fresh(addr);
+    ASSERT_TRUE(fresh.Send(Get("/readyz") + Get("/healthz") + Get("/hello")));
+    r = fresh.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(r.body, "not ready\n");
+    r = fresh.Read();
+    EXPECT_EQ(r.status, 200);  // alive all the same
+    EXPECT_EQ(r.body, "ok\n");
+    r = fresh.Read();
+    EXPECT_EQ(r.body, "Hello, World!");
+
+    // Drain returns after its period, never before.
+    auto [took, ok] = drained.Recv();
+    EXPECT_GE(took, period);
+    EXPECT_LT(took, 10s);
+    EXPECT_FALSE(srv.Ready());
+  });
+}
+
+TEST(Server, DrainEndsAsSoonAsShutdownStarts) {
+  probeRoutes p;
+  WithServer(Opts(p.h), [&](const std::string&, http::Server& srv) {
+    ringo::Chan<int> drained(1);
+    ringo::Go([&] {
+      srv.Drain(std::chrono::hours(1));
+      drained.Send(1);
+    });
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (srv.Ready() && std::chrono::steady_clock::now() < until) ringo::Gosched();
+    EXPECT_FALSE(srv.Shutdown(std::chrono::steady_clock::now() + 10s));
+    bool returned = false;
+    ringo::Select(ringo::Recv(drained, [&] { returned = true; }), ringo::Recv(ringo::After(10s)));
+    EXPECT_TRUE(returned);
+  });
+}
+
+TEST(Server, ReadyzAnswers503OnceShutdownStarts) {
+  probeRoutes p;
+  ringo::Chan<int> entered(1), release(1);
+  p.h.extra = [&, readyz = p.h.extra](http::ResponseWriter& w, http::Request& r) {
+    if (r.URL.Path != "/slow") return readyz(w, r);
+    entered.Send(1);
+    release.Recv();
+    // Shutdown has started: this request is still in flight.
+    http::ReadyzHandler(*p.srv.load())->ServeHTTP(w, r);
+  };
+  WithServer(Opts(p.h), [&](const std::string& addr, http::Server& srv) {
+    p.srv = &srv;
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/slow")));
+    entered.Recv();
+    ringo::Chan<std::error_code> done(1);
+    ringo::Go([&] { done.Send(srv.Shutdown(std::chrono::steady_clock::now() + 10s)); });
+    const auto until = std::chrono::steady_clock::now() + 10s;
+    while (srv.Ready() && std::chrono::steady_clock::now() < until) ringo::Gosched();
+    release.Send(1);
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(r.header.Get("Connection"), "close");
+    EXPECT_FALSE(done.Recv().first);
+  });
+}
+
+// promLine is one sample of the text format: name, labels, value.
+struct promSample {
+  std::string name, labels;
+  double value = 0;
+};
+
+TEST(Server, MetricsAreValidPrometheusTextWithTheServersCounters) {
+  probeRoutes p;
+  http::Publish("probe \"test\"\\var", [] { return int64_t(42); });
+  WithServer(
+      Opts(p.h),
+      [&](const std::string& addr, http::Server&) {
+        rawClient c(addr);
+        ASSERT_TRUE(c.Send(Get("/hello") + Get("/hello") + Get("/hello")));
+        for (int i = 0; i < 3; i++) ASSERT_TRUE(c.Read().ok);
+        ASSERT_TRUE(c.Send(Get("/metrics")));
+        auto r = c.Read();
+        ASSERT_TRUE(r.ok);
+        EXPECT_EQ(r.status, 200);
+        EXPECT_EQ(r.header.Get("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
+
+        // Every line is a HELP, a TYPE, or a sample of a family whose TYPE
+        // came first; counters end in _total; values parse.
+        std::map<std::string, std::string> types;
+        std::vector<promSample> samples;
+        std::istringstream in(r.body);
+        std::string line;
+        while (std::getline(in, line)) {
+          ASSERT_FALSE(line.empty());
+          if (line.rfind("# HELP ", 0) == 0) continue;
+          if (line.rfind("# TYPE ", 0) == 0) {
+            std::istringstream t(line.substr(7));
+            std::string name, type;
+            t >> name >> type;
+            EXPECT_TRUE(type == "counter" || type == "gauge") << line;
+            EXPECT_EQ(type == "counter", name.size() > 6 && name.ends_with("_total")) << line;
+            EXPECT_FALSE(types.contains(name)) << "TYPE twice: " << line;
+            types[name] = type;
+            continue;
+          }
+          promSample s;
+          size_t sp = line.rfind(' ');
+          ASSERT_NE(sp, std::string::npos) << line;
+          std::string head = line.substr(0, sp);
+          char* end = nullptr;
+          s.value = std::strtod(line.c_str() + sp + 1, &end);
+          EXPECT_EQ(*end, 0) << "value of " << line;
+          size_t brace = head.find('{');
+          s.name = head.substr(0, brace);
+          if (brace != std::string::npos) {
+            s.labels = head.substr(brace);
+            EXPECT_EQ(s.labels.back(), '}') << line;
+          }
+          for (char ch : s.name) EXPECT_TRUE(std::isalnum((unsigned char)ch) || ch == '_' || ch == ':') << line;
+          EXPECT_TRUE(types.contains(s.name)) << "sample before its TYPE: " << line;
+          samples.push_back(s);
+        }
+        auto value = [&](std::string_view name, std::string_view labels = "") -> std::optional<double> {
+          for (auto& s : samples)
+            if (s.name == name && s.labels == labels) return s.value;
+          return std::nullopt;
+        };
+        EXPECT_GE(value("ringo_http_requests_total").value_or(0), 4);  // three /hello and this one
+        EXPECT_GE(value("ringo_http_requests_in_flight").value_or(0), 1);
+        EXPECT_GE(value("ringo_http_connections_open").value_or(0), 1);
+        EXPECT_EQ(value("ringo_gomaxprocs"), 2);
+        EXPECT_GE(value("ringo_goroutines").value_or(0), 3);  // main, the accept loop, this connection
+        EXPECT_TRUE(value("ringo_runqueue_length", "{p=\"0\"}").has_value());
+        EXPECT_TRUE(value("ringo_runqueue_length", "{p=\"1\"}").has_value());
+        EXPECT_FALSE(value("ringo_runqueue_length", "{p=\"2\"}").has_value());
+        EXPECT_GT(value("process_resident_memory_bytes").value_or(0), 1 << 20);
+        EXPECT_GE(value("process_open_fds").value_or(0), 3);
+        EXPECT_GT(value("process_cpu_seconds_total").value_or(0), 0);
+        EXPECT_EQ(value("ringo_netpoll_backend_info", "{backend=\"" + std::string(ringo::netpoll::ReadStats().backend) + "\"}"), 1);
+        // A published name is escaped as a label value.
+        EXPECT_EQ(value("ringo_var", R"({name="probe \"test\"\\var"})"), 42);
+      },
+      2);
 }
 
 }  // namespace

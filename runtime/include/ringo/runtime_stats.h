@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace ringo {
 
@@ -26,10 +27,21 @@ struct RuntimeStats {
   uint64_t max_spinning = 0;
   // Successful steals from another P's run queue.
   uint64_t steals = 0;
+
+  // The scheduler now (read from a goroutine only; zero and empty
+  // otherwise): Gs waiting on the global run queue, on each P's local
+  // queue (runq[i] is P i's, runnext included), Ps idle and Ms spinning.
+  // Lock-free reads of moving queues: each number was true at some instant
+  // of the call, not all at the same one.
+  int64_t runq_global = 0;
+  std::vector<uint32_t> runq;
+  int32_t idle_ps = 0;
+  int32_t spinning_ms = 0;
 };
 
 // ReadRuntimeStats returns a snapshot; it may be called from any thread, in or
-// out of Run.
+// out of Run (the scheduler's queues only from a goroutine: elsewhere Run
+// may be tearing them down).
 RuntimeStats ReadRuntimeStats();
 
 }  // namespace ringo

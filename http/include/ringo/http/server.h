@@ -111,6 +111,19 @@ class Server {
   // Close closes listeners and every connection at once, waits for their
   // goroutines, and returns.
   std::error_code Close();
+  // Drain begins a graceful stop the way load balancers expect one: Ready()
+  // turns false at once, so ReadyzHandler answers 503 and the balancer
+  // stops sending new work, while the server keeps accepting and serving
+  // as before; Drain returns after period (or as soon as Shutdown or Close
+  // starts). Then call Shutdown. Parks the calling goroutine.
+  //
+  //   srv.Drain(std::chrono::seconds(5));   // health checks notice
+  //   srv.Shutdown(now + std::chrono::seconds(10));
+  void Drain(std::chrono::nanoseconds period);
+  // Ready reports whether the server takes new work: false once Drain,
+  // Shutdown or Close has started.
+  bool Ready() const;
+
   // RegisterOnShutdown: f runs on its own goroutine when Shutdown starts
   // (to tell long-lived handlers, such as event streams, to finish).
   void RegisterOnShutdown(std::function<void()> f);
@@ -123,6 +136,17 @@ class Server {
   friend struct detail::serverAccess;
   std::shared_ptr<detail::server> s_;
 };
+
+// Probes for load balancers and orchestrators (Kubernetes' livenessProbe
+// and readinessProbe, HAProxy's `option httpchk`):
+//   HealthzHandler answers 200 "ok" whenever the process serves requests
+//   (liveness: a failing one means restart me);
+//   ReadyzHandler answers 200 "ok" while srv.Ready() (and ready(), when
+//   given: a dependency the service needs), else 503 "not ready"
+//   (readiness: send me no new work). srv must outlive the handler.
+// Both say Cache-Control: no-store, so no cache answers for the server.
+std::shared_ptr<Handler> HealthzHandler();
+std::shared_ptr<Handler> ReadyzHandler(const Server& srv, std::function<bool()> ready = {});
 
 // ListenAndServe serves h on addr with default options: Go's one-liner.
 std::error_code ListenAndServe(std::string_view addr, Handler& h);

@@ -44,6 +44,15 @@ void Publish(std::string name, std::function<int64_t()> f);
 std::string VarsJSON();
 // VarsHandler serves VarsJSON as application/json.
 std::shared_ptr<Handler> VarsHandler();
+// MetricsText renders the same counters, and the process's memory, open
+// files and CPU time, in Prometheus' text exposition format (version
+// 0.0.4): ringo_http_*, ringo_netpoll_*, ringo_* for the scheduler
+// (goroutines, Ps, run-queue lengths per P), process_* as Prometheus'
+// client libraries name them, and each Publish'ed var as
+// ringo_var{name="..."}. Counters end in _total.
+std::string MetricsText();
+// MetricsHandler serves MetricsText for a Prometheus scrape (/metrics).
+std::shared_ptr<Handler> MetricsHandler();
 // GoroutinesHandler serves the goroutine dump (ringo::Stack(true)) as text.
 std::shared_ptr<Handler> GoroutinesHandler();
 
