@@ -11,6 +11,10 @@
 //   GET /stream?n=BYTES     n bytes, written 16 KiB at a time
 //   GET /debug/vars         the counters as JSON (Go's expvar shape)
 //   GET /debug/goroutines   every goroutine's stack
+// and, from Probes:
+//   GET /healthz            200 "ok" (liveness)
+//   GET /readyz             200 "ok", 503 once a drain or shutdown starts
+//   GET /metrics            counters in Prometheus' text format
 #pragma once
 
 #include <ringo/http.h>
@@ -18,7 +22,9 @@
 
 #include <atomic>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -83,16 +89,89 @@ inline void Routes(http::ServeMux& mux) {
   mux.Handle("GET /debug/goroutines", http::GoroutinesHandler());
 }
 
+// Probes adds what a load balancer, Kubernetes or Prometheus asks of
+// srv: GET /healthz (liveness), GET /readyz (readiness: 503 from the
+// moment a drain or shutdown starts) and GET /metrics (Prometheus text).
+inline void Probes(http::ServeMux& mux, const http::Server& srv) {
+  mux.Handle("GET /healthz", http::HealthzHandler());
+  mux.Handle("GET /readyz", http::ReadyzHandler(srv));
+  mux.Handle("GET /metrics", http::MetricsHandler());
+}
+
+// Flags are the flags hello and https_hello share.
+struct Flags {
+  std::string addr;
+  ringo::Options opts;               // --procs N: the Ps (default: the CPUs)
+  std::chrono::nanoseconds drain{};  // --drain SECONDS: readiness off, still serving, before a SIGTERM stop
+  bool reusePort = false;            // --reuseport: several processes share the port (SO_REUSEPORT)
+
+  static constexpr const char* usage = "[--addr host:port] [--procs n] [--drain seconds] [--reuseport]";
+
+  // parse consumes argv[i] (and its value) if it is one of these flags.
+  // On a bad value it prints why and sets bad.
+  bool parse(int argc, char** argv, int& i, bool& bad) {
+    auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    if (!std::strcmp(argv[i], "--addr")) {
+      if (const char* v = value()) return addr = v, true;
+    } else if (!std::strcmp(argv[i], "--procs")) {
+      if (const char* v = value()) return opts.maxprocs = std::atoi(v), true;
+    } else if (!std::strcmp(argv[i], "--drain")) {
+      const char* v = value();
+      char* end = nullptr;
+      double sec = v ? std::strtod(v, &end) : -1;
+      if (v && end != v && *end == 0 && sec >= 0 && sec <= 3600) {
+        drain = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(sec));
+        return true;
+      }
+      std::fprintf(stderr, "--drain: want seconds from 0 to 3600, got %s\n", v ? v : "nothing");
+      bad = true;
+      return true;
+    } else if (!std::strcmp(argv[i], "--reuseport")) {
+      return reusePort = true, true;
+    }
+    return false;
+  }
+
+  // listen opens addr with SO_REUSEPORT when asked, and says where.
+  ringo::net::Listener listen(const char* prog) const {
+    auto [ln, err] = ringo::net::Listen("tcp", addr, {.reuse_port = reusePort});
+    if (err) {
+      std::fprintf(stderr, "%s: listen %s: %s\n", prog, addr.c_str(), err.message().c_str());
+      return {};
+    }
+    std::printf("%s: listening on %s%s\n", prog, ln.Address().String().c_str(), reusePort ? " (SO_REUSEPORT)" : "");
+    std::fflush(stdout);
+    return ln;
+  }
+};
+
 // ServeUntilSignal runs serve (srv.Serve or srv.ServeTLS on a listener)
-// until SIGINT or SIGTERM, then shuts srv down gracefully: no new
-// connections, idle ones closed, requests in flight finish (up to 10 s).
+// until a signal, then stops srv gracefully: no new connections, idle ones
+// closed, requests in flight finish (up to 10 s) with Connection: close.
+// SIGTERM (what Kubernetes, systemd and a rolling restart send) first
+// drains for flags.drain: /readyz answers 503 at once while the server
+// keeps accepting and serving, so a load balancer's health check takes it
+// out of rotation before it stops accepting. SIGINT (Ctrl-C: a person
+// waiting) skips the drain, and so does a second signal during one.
 // Returns main's exit status.
-inline int ServeUntilSignal(const char* prog, http::Server& srv, const std::function<std::error_code()>& serve) {
-  ringo::Chan<int> sigs(1);
+inline int ServeUntilSignal(const char* prog, http::Server& srv, std::chrono::nanoseconds drain,
+                            const std::function<std::error_code()>& serve) {
+  ringo::Chan<int> sigs(2);
   ringo::signal::Notify(sigs, {SIGINT, SIGTERM});
   ringo::Chan<std::error_code> stopped(1);
   ringo::Go([&] {
     auto [sig, ok] = sigs.Recv();
+    if (sig == SIGTERM && drain > std::chrono::nanoseconds::zero()) {
+      std::printf("%s: %s, draining for %.3g s (/readyz answers 503)\n", prog, strsignal(sig),
+                  std::chrono::duration<double>(drain).count());
+      std::fflush(stdout);
+      ringo::Chan<std::monostate> drained;
+      ringo::Go([&srv, drain, drained]() mutable {
+        srv.Drain(drain);
+        drained.Close();
+      });
+      ringo::Select(ringo::Recv(drained), ringo::Recv(sigs));
+    }
     std::printf("%s: %s, shutting down\n", prog, strsignal(sig));
     std::fflush(stdout);
     stopped.Send(srv.Shutdown(std::chrono::steady_clock::now() + std::chrono::seconds(10)));

@@ -37,7 +37,7 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 one() { # server -> prints KiB per connection
   local server=$1 pid
   case "$server" in
-    ringo) taskset -c 0 build/examples/hello --addr "127.0.0.1:$port" --procs 1 >"$out/$server.log" 2>&1 & ;;
+    ringo) taskset -c 0 build/examples/hello --addr "127.0.0.1:$port" --procs 1 --drain 0 >"$out/$server.log" 2>&1 & ;;
     go) taskset -c 0 build/loadtest/gohttp --addr "127.0.0.1:$port" --procs 1 >"$out/$server.log" 2>&1 & ;;
   esac
   pid=$!

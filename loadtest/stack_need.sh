@@ -24,7 +24,7 @@ port=27450
 for cert in ecdsa rsa4096; do
   for size in 16K 32K; do  # 16 KiB is the smallest stack the runtime allows
     port=$((port + 1))
-    args=(--addr "127.0.0.1:$port" --procs 1)
+    args=(--addr "127.0.0.1:$port" --procs 1 --drain 0)
     if [[ $cert == ecdsa ]]; then args+=(--write-cert "$dir/ca.pem"); else args+=(--cert "$dir/rsa.pem" --key "$dir/rsa.key"); fi
     RINGO_STACK_SIZE=$size "$bin" "${args[@]}" >"$dir/log" 2>&1 &
     pid=$!

@@ -2,7 +2,9 @@
 """examples/hello driven by real clients: curl and Python's http.client.
 
 Starts build/examples/hello on 127.0.0.1:0 (it prints the port), runs each
-check, then sends SIGTERM and expects a graceful exit 0. Every wait is
+check (the probes and /metrics too), then sends SIGTERM: /readyz must
+turn 503 while the server keeps serving for the drain (--drain), and the
+process must exit 0 no sooner than the drain's end. Every wait is
 bounded; only the process started here is signalled.
 
   tests/http/hello_clients_test.py build/examples/hello
@@ -14,11 +16,12 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 
 def main():
     binary = sys.argv[1]
-    srv = subprocess.Popen([binary, "--addr", "127.0.0.1:0", "--procs", "1"],
+    srv = subprocess.Popen([binary, "--addr", "127.0.0.1:0", "--procs", "1", "--drain", str(DRAIN)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # The server prints its address on its first line; a watchdog bounds the wait.
     watchdog = threading.Timer(60, srv.kill)
@@ -35,8 +38,15 @@ def main():
             srv.kill()
             _, err = srv.communicate(timeout=20)
             raise RuntimeError(f"{e!r}; server stderr: {err[:6000]}") from e
+        failures += check_probes(host, port)
+        sent = time.monotonic()
         srv.send_signal(signal.SIGTERM)
+        failures += check_drain(host, port, sent)
         out, err = srv.communicate(timeout=20)
+        if time.monotonic() - sent < DRAIN:
+            failures.append(f"exited {time.monotonic() - sent:.3f} s after SIGTERM, before the {DRAIN} s drain")
+        if "draining for" not in out:
+            failures.append(f"no drain after SIGTERM: {out!r}")
         if srv.returncode != 0:
             failures.append(f"exit status {srv.returncode} after SIGTERM; stderr: {err[-2000:]}")
         if "bye" not in out:
@@ -49,6 +59,60 @@ def main():
         print("FAIL:", f)
     print(f"{'FAILED' if failures else 'ok'}: hello with curl and http.client")
     return 1 if failures else 0
+
+
+# SIGTERM's drain: long enough for the checks below to run inside it.
+DRAIN = 1.5
+
+
+def get(host, port, path):
+    """One GET on a new connection: (status, body, headers)."""
+    c = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read(), r
+    finally:
+        c.close()
+
+
+def check_probes(host, port):
+    """Before any signal: live, ready, and metrics in Prometheus' format."""
+    failures = []
+    for path, want in (("/healthz", b"ok\n"), ("/readyz", b"ok\n")):
+        status, body, _ = get(host, port, path)
+        if (status, body) != (200, want):
+            failures.append(f"{path} before SIGTERM: {status} {body!r}")
+    status, body, r = get(host, port, "/metrics")
+    text = body.decode()
+    if status != 200 or not r.getheader("Content-Type", "").startswith("text/plain; version=0.0.4"):
+        failures.append(f"/metrics: {status} {r.getheader('Content-Type')}")
+    for name in ("ringo_http_requests_total", "ringo_goroutines", "ringo_runqueue_length{p=\"0\"}",
+                 "process_resident_memory_bytes", 'ringo_var{name="abortHeld"}'):
+        if not re.search("^" + re.escape(name) + r" \d", text, re.M):
+            failures.append(f"/metrics lacks {name}")
+    return failures
+
+
+def check_drain(host, port, sent):
+    """Inside the drain that SIGTERM starts: /readyz turns 503 (at once,
+    give or take the signal's delivery: polled for at most 1 s) while new
+    connections are still accepted and served."""
+    failures = []
+    status = None
+    while time.monotonic() - sent < 1.0:
+        status, _, _ = get(host, port, "/readyz")
+        if status == 503:
+            break
+    if status != 503:
+        failures.append(f"/readyz during the drain: {status}, want 503")
+    for path, want in (("/", b"Hello, World!"), ("/healthz", b"ok\n")):
+        status, body, _ = get(host, port, path)
+        if (status, body) != (200, want):
+            failures.append(f"{path} during the drain: {status} {body!r}")
+    if time.monotonic() - sent >= DRAIN:
+        failures.append("the drain checks took longer than the drain: make DRAIN longer")
+    return failures
 
 
 def curl(*args, data=None):

@@ -30,7 +30,7 @@ def main():
     binary = sys.argv[1]
     tmp = tempfile.mkdtemp(prefix="ringo_https_")
     ca = os.path.join(tmp, "cert.pem")
-    srv = subprocess.Popen([binary, "--addr", "127.0.0.1:0", "--procs", "1", "--write-cert", ca],
+    srv = subprocess.Popen([binary, "--addr", "127.0.0.1:0", "--procs", "1", "--drain", "0", "--write-cert", ca],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watchdog = threading.Timer(90, srv.kill)
     watchdog.start()
