@@ -6,10 +6,11 @@
 # Go 1.19 and nginx for side-by-side runs, clang for libFuzzer, gdb for the
 # goroutine script's test, python3 for the HTTP client tests (http.client),
 # nlohmann-json3-dev for the JSON example, openssl (the command: the TLS
-# tests' s_client) and ca-certificates (the client's default trust store).
+# tests' s_client), ca-certificates (the client's default trust store) and
+# haproxy (loadtest/haproxy_rolling.sh: rolling restarts behind it).
 RINGO_DEPS=(build-essential cmake pkg-config googletest libgtest-dev libbenchmark-dev
   liburing-dev libssl-dev node-llhttp wrk curl golang-go nginx clang gdb python3 nlohmann-json3-dev
-  openssl ca-certificates)
+  openssl ca-certificates haproxy)
 
 ringo_install_deps() {
   local missing=() p
