@@ -147,7 +147,7 @@ void pollDesc::reset(int newfd) {
   acceptOp.pd = this;
   acceptArmed = false;
   acceptCancelled = false;
-  acceptq.clear();
+  acceptq = fdq{};  // a listener's queue gives its memory back
   acceptWaiters = nullptr;
 }
 

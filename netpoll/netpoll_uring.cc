@@ -348,8 +348,7 @@ class uring final : public poller {
         return kErrClosed;
       }
       if (!pd->acceptq.empty()) {
-        int fd = pd->acceptq.front();
-        pd->acceptq.pop_front();
+        int fd = pd->acceptq.pop_front();
         const bool rearm = !pd->acceptArmed && pd->acceptq.size() < kAcceptQueue / 2;
         if (rearm) armAcceptLocked(pd);
         unlock(&pd->lock);
