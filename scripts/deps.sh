@@ -1,6 +1,10 @@
 # deps.sh — sourced by run.sh and test.sh: installs the Debian packages ringo
 # needs, only those missing, with one `apt-get update` first.
 #
+#   ringo_install_deps               # RINGO_DEPS below
+#   ringo_install_deps gnuplot-nox   # those and the named extras (a script's
+#                                    # own tools, not installed for everyone)
+#
 # build: compiler, CMake, pkg-config, GoogleTest, Google Benchmark
 # later layers and peers: liburing, OpenSSL, llhttp (C sources), wrk, curl,
 # Go 1.19 and nginx for side-by-side runs, clang for libFuzzer, gdb for the
@@ -14,13 +18,13 @@ RINGO_DEPS=(build-essential cmake pkg-config googletest libgtest-dev libbenchmar
 
 ringo_install_deps() {
   local missing=() p
-  for p in "${RINGO_DEPS[@]}"; do
+  for p in "${RINGO_DEPS[@]}" "$@"; do
     if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]]; then
       missing+=("$p")
     fi
   done
   if ((${#missing[@]} == 0)); then
-    echo "== dependencies: all ${#RINGO_DEPS[@]} packages installed"
+    echo "== dependencies: all $((${#RINGO_DEPS[@]} + $#)) packages installed"
     return 0
   fi
   echo "== installing: ${missing[*]}"

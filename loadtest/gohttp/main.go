@@ -1,5 +1,5 @@
 // gohttp — the Go net/http twin of examples/hello.cc (same routes and
-// flags), for bench_http.sh.
+// flags), for run.sh.
 //
 //	./gohttp --addr 127.0.0.1:47381 --procs 1
 //	curl http://127.0.0.1:47381/plaintext      # Hello, World!
@@ -8,8 +8,11 @@
 //	curl -k https://127.0.0.1:47381/plaintext  # the same over TLS
 //
 // GET (or HEAD) / and /plaintext answer 200 text/plain "Hello, World!";
-// POST /echo answers the request's body (up to 1 MiB, else 413); other paths
-// are 404, other methods 405. --procs sets GOMAXPROCS (0 leaves Go's
+// POST /echo answers the request's body (up to 1 MiB, else 413); GET /abort
+// sends the head and part of the body, flushes, then aborts the request with
+// panic(http.ErrAbortHandler) (net/http's quiet abort, the twin of hello's
+// Goexit: the connection is cut mid-answer); other paths are 404, other
+// methods 405. --procs sets GOMAXPROCS (0 leaves Go's
 // default). --cert and --key (PEM files, both or neither) serve HTTPS with
 // ServeTLS and crypto/tls's defaults, as examples/https_hello's twin:
 // TLS 1.3 preferred, session tickets on, and for TLS 1.3 Go's own suite
@@ -78,6 +81,20 @@ func echo(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
+// abort: hello's /abort. Go's answer has no Content-Length after a flush,
+// so it is chunked, and the cut leaves the client without its last chunk.
+func abort(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header()["Allow"] = []string{"GET"}
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header()["Content-Type"] = []string{"text/plain"}
+	io.WriteString(w, "partial response, then the handler aborts\n")
+	w.(http.Flusher).Flush()
+	panic(http.ErrAbortHandler)
+}
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	procs := flag.Int("procs", 0, "GOMAXPROCS (0: Go's default)")
@@ -95,6 +112,7 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/plaintext", plaintext)
 	mux.HandleFunc("/echo", echo)
+	mux.HandleFunc("/abort", abort)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/" {
 			http.NotFound(w, r)
