@@ -88,9 +88,14 @@ class epoll final : public poller {
     glist list;
     for (int i = 0; i < n; i++) {
       if (evs[i].data.ptr == nullptr) {
-        uint64_t v;
-        (void)!read(evfd_, &v, sizeof v);
-        wakeSig_.store(0);
+        // A break is for a blocking poll: a non-blocking one leaves it
+        // (the eventfd stays readable), or it would take the wake-up from
+        // an M about to block, which then sleeps through it (Go's rule).
+        if (delay != 0) {
+          uint64_t v;
+          (void)!read(evfd_, &v, sizeof v);
+          wakeSig_.store(0);
+        }
         continue;
       }
       auto* pd = static_cast<pollDesc*>(evs[i].data.ptr);

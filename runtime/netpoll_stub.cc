@@ -12,10 +12,10 @@ namespace {
 std::atomic<uint32_t> pending{0};
 
 G* stubPoll(int64_t delay) {
-  if (delay == 0) {
-    pending.store(0, std::memory_order_relaxed);
-    return nullptr;
-  }
+  // A non-blocking poll leaves a pending break alone: it is for an M that
+  // is about to block (consuming it here lost the wake-up that Run's end
+  // sends, and that M slept through its hour-long timer).
+  if (delay == 0) return nullptr;
   const int64_t deadline = delay > 0 ? nanotime() + delay : 0;
   while (pending.exchange(0, std::memory_order_acquire) == 0) {
     int64_t left = -1;
