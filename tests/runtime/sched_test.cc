@@ -2,6 +2,7 @@
 // timers across Ps, the netpoll hook, and teardown. Also built against a
 // library whose run queues hold 4 Gs (the tinyrunq tests).
 #include <dirent.h>
+#include <unistd.h>
 #include <gtest/gtest.h>
 #include <ringo/ringo.h>
 #include <sched.h>
@@ -35,6 +36,20 @@ int threadCount() {
   if (DIR* d = opendir("/proc/self/task")) {
     while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
     closedir(d);
+  }
+  return n;
+}
+
+// threadCountAfterJoins is threadCount once it has come down to want, or
+// after 10 s. A joined thread stays in /proc/self/task a moment after
+// pthread_join returns (the kernel wakes the joiner when the thread clears
+// its tid, before it is reaped): about 3% of runs saw one still listed.
+int threadCountAfterJoins(int want) {
+  const int64_t until = ringo::testing::MonoNanos() + 10'000'000'000;
+  int n = threadCount();
+  while (n > want && ringo::testing::MonoNanos() < until) {
+    usleep(100);
+    n = threadCount();
   }
   return n;
 }
@@ -368,7 +383,7 @@ TEST(Run, ManyPsTearDownCleanlyAndRunAgain) {
         kTwoPs);
     EXPECT_EQ(ran.load(), 100);
     EXPECT_EQ(ringo::ReadRuntimeStats().dropped, 1u);
-    EXPECT_EQ(threadCount(), before) << "round " << round;
+    EXPECT_EQ(threadCountAfterJoins(before), before) << "round " << round;
   }
 }
 
