@@ -104,10 +104,11 @@ before=$(sample idle)
 
 echo "== mixed load for $secs s: wrk -t1 -c64 (GET /plaintext, 1 in 10 GET /abort) and wrk -t3 -c24 (16 POST /echo 4 KiB, 8 Connection: close), both on CPU 1"
 wpids=()
+# wrk runs a second longer than the sampling, so that no sample catches it stopping.
 load() { # name threads conns wrk_mixed.lua's arguments...: one wrk on CPU 1 in the background, output in $out/wrk_<name>.txt
   local name=$1 t=$2 c=$3
   shift 3
-  taskset -c 1 timeout -k 2 $((secs + 15)) wrk -t"$t" -c"$c" -d"${secs}s" --timeout 2s -s loadtest/wrk_mixed.lua \
+  taskset -c 1 timeout -k 2 $((secs + 15)) wrk -t"$t" -c"$c" -d"$((secs + 1))s" --timeout 2s -s loadtest/wrk_mixed.lua \
     "http://127.0.0.1:$port/" -- "$@" >"$out/wrk_$name.txt" 2>&1 &
   wpids+=($!)
   pids+=($!)
