@@ -53,7 +53,7 @@ enum Op : uint64_t { kAccept = 0, kRecv = 1, kSend = 2, kSignal = 3 };  // user_
 struct Conn {
   explicit Conn(int f) : fd(f) {}  // buf stays uninitialised: no 64 KiB memset per accept
   int fd;
-  int matched = 0;         // how much of "\r\n\r\n" the bytes so far end with
+  int matched = 0;            // how much of "\r\n\r\n" the bytes so far end with
   const char* out = nullptr;  // the rest of the current send
   size_t outLen = 0;
   alignas(64) char buf[kBufSize];
