@@ -217,7 +217,7 @@ for n in names:
 lines.append("")
 lines.append(f"Throughput: {reqs:.0f} requests/s answered (http.requests), {aborted:.0f} aborted/s (http.requests_aborted). "
              f"wrk's counts: /plaintext {a.get('plaintext', '?')}, /abort sent {a.get('abort', '?')} "
-             f"(server's requests_aborted at the end: {rows[-1]['requests_aborted']}; wrk read errors {a.get('read', '?')}), "
+             f"(server's requests_aborted once idle: {aidx['requests_aborted']}; wrk read errors {a.get('read', '?')}), "
              f"POST /echo {e.get('echo', '?')}, Connection: close {e.get('close', '?')}; other wrk errors: "
              f"connect {int(a.get('connect', 0)) + int(e.get('connect', 0))}, write {int(a.get('write', 0)) + int(e.get('write', 0))}, "
              f"timeout {int(a.get('timeout', 0)) + int(e.get('timeout', 0))}, non-2xx {int(a.get('status', 0)) + int(e.get('status', 0))}, "
