@@ -171,8 +171,10 @@ slack = {
             "(about 1500 a second over 64) are open or not at the sample's instant"),
     "goroutines": (24, "24: one per connection, the same churn as fds"),
     "conns_open": (24, "24: the same churn as fds"),
-    "buffers_in_use": (88, "88, one per client connection: a busy connection holds up to 2 (response and body, http/pool.cc), "
-                       "an idle one none, so the count swings with how many are mid-request at the instant (0 to 176)"),
+    "buffers_in_use": (176, "176, the most the load can hold without a leak: a busy connection holds up to 2 (response "
+                       "and body, http/pool.cc), an idle one none, 88 client connections; the count swings over all of 0-176 "
+                       "from one second to the next, so two 10-sample medians differ by up to ~130 (a 20 s run saw 21 vs 152); "
+                       "the leak check that bites is buffers_in_use 0 once idle"),
     "abortHeld": (8, "8: /abort handlers parked in their Flush at the sample's instant (up to 6 seen); "
                   "a leaked guard would add ~1500 a second"),
 }
