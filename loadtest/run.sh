@@ -12,6 +12,7 @@
 #   SERVERS="go nginx" loadtest/run.sh             # without ringo
 #   loadtest/run.sh --server myapp=9000:'./myapp --port 9000' keepalive256
 #   PUBLISH=1 loadtest/run.sh                      # also copy the report and plots to loadtest/results/
+#   REPS=1 SECS=2 PROFILE=1 loadtest/run.sh keepalive256 close   # with perf profiles of ringo in the report
 #   loadtest/run.sh soak ARGS...                   # exec loadtest/soak.sh ARGS... (when it exists)
 #
 # On a machine shared with others, take the CPU lock around it:
@@ -119,12 +120,29 @@
 # copies report.md and the SVGs to loadtest/results/ (committed, shown by
 # the README).
 # Environment: REPS (3), SECS (5), SERVERS ("ringo go nginx"), SCENARIOS
-# (the default set; arguments win), EXTRA_SERVERS, PUBLISH, HTTP_PORT
+# (the default set; arguments win), EXTRA_SERVERS, PUBLISH, PROFILE,
+# PROFILE_SCENARIOS, PROFILE_SECS (below), HTTP_PORT
 # (27380: ringo listens on it, Go on +1, nginx on +2, over HTTP or HTTPS
 # alike). The ports sit below Linux's ephemeral range (32768-60999 by
 # default) on purpose: the close and tlsnew scenarios leave thousands of
 # wrk's ports in TIME_WAIT, and one of them on a server's port makes that
 # server's next bind fail.
+#
+# The profile (PROFILE=1; the default when the default set runs with ringo,
+# as the published report is meant to name ringo's costs; about 9 s per
+# scenario, under 30 s in all): after the measured runs, one more ringo run
+# per profiled scenario (PROFILE_SCENARIOS, default keepalive256 pipeline16
+# close, those of them in the run) with `perf record -e cpu-clock -F 1999
+# -g` attached to the server for PROFILE_SECS (3) s in the middle of a wrk
+# run. cpu-clock, as this VM has no hardware counters; frame-pointer call
+# chains, as ringo is built with them (DWARF would write ~100 times the
+# data). The report's "Where ringo's CPU goes" gives per scenario the
+# shares by DSO, the 15 symbols with the most self time and the inclusive
+# time of the main paths, each also in µs per request (share × the median
+# CPU µs/request of the measured runs). perf is Debian's linux-perf,
+# installed only when profiling; a perf that cannot record leaves a note and
+# no section, never a failed run. Raw reports in perf-<scenario>.txt,
+# perf.data in perf-<scenario>.data.
 #
 # Every step is bounded (a server must answer within 10 s and exit within
 # 5 s of SIGTERM, else it is killed; wrk runs under `timeout`), so the run
@@ -251,6 +269,29 @@ for c in "${scenarios[@]}"; do
   if ((conns > max_conns)); then max_conns=$conns; fi
 done
 [[ $reps =~ ^[1-9][0-9]*$ && $secs =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: REPS and SECS must be positive integers"; exit 2; }
+# The profile (see the top): on by default for the default set only, so
+# the published report names ringo's costs and smoke runs stay short.
+profile=0 profiled=() psecs=${PROFILE_SECS:-3}
+if [[ " ${servers[*]} " == *" ringo "* ]]; then
+  if [[ -n ${PROFILE:-} ]]; then profile=$PROFILE
+  elif ((${#args[@]} == 0)) && [[ -z ${SCENARIOS:-} ]]; then profile=1; fi
+fi
+[[ $profile == [01] && $psecs =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: PROFILE must be 0 or 1, PROFILE_SECS a positive integer"; exit 2; }
+if ((profile)); then
+  for c in ${PROFILE_SCENARIOS:-keepalive256 pipeline16 close}; do
+    if [[ " ${scenarios[*]} " != *" $c "* || $c == reuseport ]]; then
+      # Only a measured scenario has the CPU µs/request its shares convert to.
+      if [[ -n ${PROFILE_SCENARIOS:-} ]]; then echo "note: PROFILE_SCENARIOS: $c is not in this run (or is reuseport); not profiled"; fi
+      continue
+    fi
+    profiled+=("$c")
+  done
+  if ((${#profiled[@]})) && ! command -v perf >/dev/null; then ringo_install_deps linux-perf || true; fi
+  if ((${#profiled[@]})) && ! command -v perf >/dev/null; then
+    echo "note: no perf (Debian's linux-perf did not install): no profile"
+    profiled=()
+  fi
+fi
 read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range
 if ((base_port + 2 >= eph_lo && base_port <= eph_hi)); then
   echo "note: HTTP_PORT $base_port..$((base_port + 2)) is in the ephemeral range $eph_lo-$eph_hi: a server may fail to bind after the close scenario"
@@ -264,7 +305,7 @@ if [[ $nofile != unlimited ]] && ((nofile < max_conns + 64)); then
 fi
 
 mkdir -p "$out"
-rm -f "$out"/*.txt "$out"/*.log "$out"/*.dat "$out"/*.svg "$out"/*.png "$out"/report.md
+rm -f "$out"/*.txt "$out"/*.log "$out"/*.dat "$out"/*.tsv "$out"/*.rate "$out"/*.data "$out"/*.svg "$out"/*.png "$out"/report.md
 rm -rf "$tlsd"
 
 runs=0
@@ -273,6 +314,10 @@ runs=$((runs * reps))
 # About 1.5 s per run besides SECS (warm-up, start, stop); at most 11 s to
 # start, the two wrk runs' timeouts (duration + 12 s each) and 5 s to stop.
 echo "== $runs runs of ${secs} s: about $(((runs * (secs * 10 + 15) / 10 + 59) / 60)) minutes, at most $(((runs * (secs + 1 + 24 + 11 + 5) + 59) / 60))"
+if ((${#profiled[@]})); then
+  # Each: start, the 1 s warm-up, wrk for PROFILE_SECS + 2 s, stop, perf report.
+  echo "== then ${#profiled[@]} profiled ringo runs (${profiled[*]}): about $((${#profiled[@]} * (psecs + 6))) s more"
+fi
 
 if ((any_tls)); then
   echo "== a certificate for the TLS scenarios"
@@ -549,6 +594,70 @@ for ((r = 1; r <= reps; r++)); do
 done
 echo "== $runs runs in $(elapsed $SECONDS)"
 
+# profile_run scenario: one more ringo run of it under `perf record` (see the
+# top): perf.data in $out/perf-<scenario>.data, perf's reports in
+# perf-<scenario>.txt, the report's tables in perf-<scenario>.{dso,sym,incl}.tsv.
+# A perf that cannot record leaves a note, never a failed run.
+perf_tsv() { # data perf-report-args...: perf's rows as tab-separated fields, padding trimmed
+  local data=$1
+  shift
+  perf report -i "$data" --stdio -t $'\t' -g none "$@" 2>/dev/null |
+    awk -F'\t' '!/^#/ && NF > 1 { for (i = 1; i <= NF; i++) { gsub(/^ +| +$/, "", $i); sub(/^\[[.k]\] /, "", $i) }
+      $1 = $1; print }' OFS='\t'
+}
+profile_run() {
+  local c=$1 data="$out/perf-$1.data" raw="$out/perf-$1.txt" plog="$out/perf-$1.log" ppid rc=0
+  scen=$c r=profile
+  scenario "$c"
+  echo "[profile $(elapsed $SECONDS)] $c ringo under perf record, ${psecs} s ..."
+  start_server ringo
+  wrk_run ringo 1 # warm-up, discarded
+  # perf on CPU 1 beside wrk, so the server keeps CPU 0 to itself; it
+  # attaches a second into wrk's run and detaches a second before its end.
+  # Frame-pointer call chains: ringo is built with them (RingoHelpers.cmake)
+  # and the tables below need none; DWARF would write ~100 times the data.
+  (sleep 1 && exec taskset -c 1 perf record -e cpu-clock -F 1999 -g -N -o "$data" -p "${spids[0]}" -- sleep "$psecs") >"$plog" 2>&1 &
+  ppid=$!
+  pids+=("$ppid")
+  wrk_run ringo $((psecs + 2))
+  wait "$ppid" || rc=$?
+  forget "$ppid"
+  stop_server ringo
+  if ((rc != 0)) || [[ ! -s $data ]] || ! perf report -i "$data" --stdio >/dev/null 2>&1; then
+    echo "     note: perf could not record ringo in $c (status $rc); no profile of it. $plog says:"
+    tail -n 5 "$plog" | sed 's/^/       /'
+    rm -f "$data"
+    return 0
+  fi
+  awk '/^RESULT / { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    if (v["duration_us"] > 0) printf "%.0f\n", v["requests"] / (v["duration_us"] / 1e6) }' "$out/last.txt" >"$out/perf-$c.rate"
+  perf_tsv "$data" --no-children --sort dso >"$out/perf-$c.dso.tsv"
+  perf_tsv "$data" --no-children -F overhead,dso,sym --percent-limit 0.1 >"$out/perf-$c.sym.tsv"
+  perf_tsv "$data" --children -F overhead_children,overhead,dso,sym --percent-limit 1 >"$out/perf-$c.incl.tsv"
+  {
+    echo "# ringo (build/examples/hello), $c: perf record -e cpu-clock -F 1999 -g -p PID, ${psecs} s under wrk"
+    echo "# $(grep -h 'Captured and wrote' "$plog")"
+    echo "# wrk under perf: $(cat "$out/perf-$c.rate") requests/s; perf.data: $data (perf report -i it)"
+    echo
+    echo "## Self time by DSO"
+    perf report -i "$data" --stdio --no-children --sort dso -g none 2>&1 | grep -v '^#' | grep -v '^$'
+    echo
+    echo "## Self time by symbol (>= 0.2%)"
+    perf report -i "$data" --stdio --no-children -F overhead,dso,sym -g none --percent-limit 0.2 2>&1 | grep -v '^#' | grep -v '^$'
+    echo
+    echo "## Inclusive time (self + callees, frame-pointer call chains; >= 2%)"
+    perf report -i "$data" --stdio --children -F overhead_children,overhead,dso,sym -g none --percent-limit 2 2>&1 | grep -v '^#' | grep -v '^$'
+    echo
+    echo "## Callers of the symbols with >= 3% self time"
+    perf report -i "$data" --stdio --no-children -F overhead,dso,sym -g graph,0.5,callee,function,percent --percent-limit 3 2>&1 | grep -v '^#'
+  } >"$raw"
+  echo "     $(grep -h 'Captured and wrote' "$plog" | sed 's/^\[ perf record: //; s/ \]$//'); $(cat "$out/perf-$c.rate") requests/s under perf; $raw"
+}
+if ((${#profiled[@]})); then
+  echo "== profiles: ${profiled[*]}"
+  for c in "${profiled[@]}"; do profile_run "$c"; done
+fi
+
 col() { # file scenario column -> that column's values for the scenario, sorted
   [[ -f $1 ]] || return 0
   awk -v c="$2" -v k="$3" '$1 == c { print $k }' "$1" | sort -g
@@ -613,6 +722,66 @@ table() { # scenario: its Markdown table, ratios of its first server to each oth
   fi
 }
 
+# The profile's tables: perf's shares of the server's CPU samples, and each
+# as µs per request (share × the median CPU µs/request of the measured runs).
+perf_table() { # tsv us-per-request header rows: a Markdown table of the tsv's first rows
+  awk -F'\t' -v us="$2" -v head="$3" -v rows="$4" 'BEGIN {
+      n = split(head, h, "|"); line = "|"; rule = "|"
+      for (i = 1; i <= n; i++) { line = line " " h[i] " |"; rule = rule "---|" }
+      print line; print rule }
+    function md(s) { if (length(s) > 90) s = substr(s, 1, 89) "…"; gsub(/\|/, "\\|", s); return "`" s "`" }
+    NR <= rows { share = $1; sub(/%$/, "", share)
+      if (NF == 2) printf "| %s | %.1f%% | %.2f |\n", md($2), share, share / 100 * us
+      else if (NF == 3) printf "| %d | %s | %s | %.1f%% | %.2f |\n", NR, md($3), $2, share, share / 100 * us
+      else { self = $2; sub(/%$/, "", self)
+        printf "| %s | %s | %.1f%% | %.2f | %.1f%% |\n", md($4), $3, share, share / 100 * us, self } }' "$1"
+}
+profile_report() {
+  local c us rate any=0
+  for c in "${profiled[@]}"; do if [[ -f $out/perf-$c.sym.tsv ]]; then any=1; fi; done
+  ((any)) || return 0
+  echo
+  echo "## Where ringo's CPU goes"
+  echo
+  echo "After the measured runs, one more ringo run per scenario below, with \`perf record -e cpu-clock -F 1999 -g\`"
+  echo "attached to the server for ${psecs} s (perf itself on CPU 1 beside wrk). A share is of the server's CPU samples,"
+  echo "user and kernel; µs/request is that share times the median CPU µs/request of the measured runs (the DSO rows"
+  echo "add up to a request's CPU cost). Inclusive time follows frame-pointer call chains: the poller's io_uring_enter,"
+  echo "under \`schedule\`, runs the sends and receives the connections' goroutines queued, and a send over loopback"
+  echo "delivers the packet to wrk's socket in a softirq on the server's CPU. cpu-clock is a timer (no hardware counters"
+  echo "on this VM): a tick that comes while interrupts are off is taken where they come back on, so"
+  echo "\`_raw_spin_unlock_irqrestore\`, \`_raw_spin_unlock_irq\` and \`handle_softirqs\` carry the cost of the code"
+  echo "before them. perf's own overhead shows in the requests/s under perf. Raw reports, with call graphs:"
+  echo "perf-<scenario>.txt beside this report (perf-<scenario>.data for \`perf report -i\`)."
+  if grep -qs $'\[kernel[^\t]*\t0x\|\[unknown\]\t0xffff' "$out"/perf-*.sym.tsv "$out"/perf-*.dso.tsv; then
+    echo
+    echo "**Kernel symbols did not resolve ([unknown] or raw addresses): /proc/kallsyms hid them (kptr_restrict, or perf not run as root).**"
+  fi
+  for c in "${profiled[@]}"; do
+    [[ -f $out/perf-$c.sym.tsv ]] || continue
+    us=$(median "$out/ringo.txt" "$c" 5)
+    rate=$(cat "$out/perf-$c.rate" 2>/dev/null || true)
+    echo
+    echo "### $c"
+    echo
+    echo "$(fmt %.2f "$us") CPU µs/request (median of the measured runs, $(fmt %.0f "$(median "$out/ringo.txt" "$c" 2)") requests/s);" \
+      "$(fmt %.0f "$rate") requests/s under perf."
+    echo
+    echo "By DSO (self time):"
+    echo
+    perf_table "$out/perf-$c.dso.tsv" "$us" "DSO|share|µs/request" 8
+    echo
+    echo "The 15 symbols with the most self time:"
+    echo
+    perf_table "$out/perf-$c.sym.tsv" "$us" "#|symbol|DSO|self share|µs/request" 15
+    echo
+    echo "Inclusive time (self + callees) of the request's main paths:"
+    echo
+    awk -F'\t' '$4 ~ /^(io_(send|recv|accept|close|connect|read|write|sendmsg|recvmsg|shutdown)|handle_softirqs|io_submit_sqes|__x64_sys_[a-z0-9_]+|ringo::http::detail::conn::[A-Za-z]+|llhttp__internal_execute|ringo::runtime::(gopark|goready|schedule|findRunnable)|ringo::netpoll::.*::poll)$/' \
+      "$out/perf-$c.incl.tsv" | perf_table - "$us" "function|DSO|inclusive share|µs/request|self share" 20
+  done
+}
+
 version() { "$@" 2>&1 | head -n 1 || true; }
 report() {
   local c s dirty=""
@@ -655,6 +824,7 @@ report() {
     echo
     table "$c"
   done
+  profile_report
   if [[ -f $out/throughput.svg ]]; then
     echo
     echo "![requests/s against keep-alive connections](throughput.svg)"
