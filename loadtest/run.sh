@@ -6,7 +6,7 @@
 # HTTPS, ringo's examples/https_hello, gohttp --cert/--key and nginx with
 # nginx/tls.conf.in. It writes a Markdown report and two plots.
 #
-#   loadtest/run.sh                                # the default scenarios, 3 alternating repetitions (about 10 minutes)
+#   loadtest/run.sh                                # the default scenarios, 3 alternating repetitions (about 12 minutes)
 #   REPS=1 SECS=2 loadtest/run.sh keepalive256     # a smoke run of one scenario
 #   loadtest/run.sh tls256 tlsnew                  # HTTPS (or SCENARIOS="tls256 tlsnew")
 #   SERVERS="go nginx" loadtest/run.sh             # without ringo
@@ -31,12 +31,17 @@
 #                 (wrk_http.lua), the next write after all 16 answers:
 #                 TechEmpower's plaintext shape at its lowest concurrency;
 #                 one read brings many requests, so parsing and answering
-#                 weigh more than the syscalls
+#                 weigh more than the syscalls. With ringo it also runs
+#                 "ceiling": uring_responder.cc, a bare io_uring server
+#                 that parses nothing (it counts "\r\n\r\n" and sends as
+#                 many canned answers of hello's size), the upper bound of
+#                 a server doing no HTTP work here; the ratio to it is
+#                 ringo's share of what the machine allows
 #   close         16 connections, `Connection: close`: a TCP connect,
 #                 accept and close per request
 #   echo1k        256 keep-alive connections, POST /echo with a 1 KiB body;
 #                 not nginx, since stock nginx cannot echo a body
-#   echo64k       (not run by default) the same with a 64 KiB body
+#   echo64k       the same with a 64 KiB body
 #   abort10       256 keep-alive connections, GET /plaintext, but every
 #                 10th request is GET /abort, which the server cuts
 #                 mid-answer (hello: head and part of the body, then
@@ -58,7 +63,7 @@
 #                 X25519 exchange: no certificate, no signature), with every
 #                 server, as all three issue tickets (one per handshake) and
 #                 keep no session cache
-#   reuseport     (not run by default; ringo only) scale-out over this
+#   reuseport     (ringo only) scale-out over this
 #                 machine's two CPUs, keepalive256's load, three variants
 #                 alternated: ringo-reuseport (two hello processes, each
 #                 --procs 1 --reuseport, on one port: the kernel spreads
@@ -122,8 +127,8 @@
 # Environment: REPS (3), SECS (5), SERVERS ("ringo go nginx"), SCENARIOS
 # (the default set; arguments win), EXTRA_SERVERS, PUBLISH, PROFILE,
 # PROFILE_SCENARIOS, PROFILE_SECS (below), HTTP_PORT
-# (27380: ringo listens on it, Go on +1, nginx on +2, over HTTP or HTTPS
-# alike). The ports sit below Linux's ephemeral range (32768-60999 by
+# (27380: ringo listens on it, Go on +1, nginx on +2, the ceiling on +3,
+# over HTTP or HTTPS alike). The ports sit below Linux's ephemeral range (32768-60999 by
 # default) on purpose: the close and tlsnew scenarios leave thousands of
 # wrk's ports in TIME_WAIT, and one of them on a server's port makes that
 # server's next bind fail.
@@ -158,7 +163,7 @@ if [[ ${1:-} == soak ]]; then
 fi
 
 all_scenarios="keepalive16 keepalive64 keepalive256 keepalive1024 pipeline16 close echo1k echo64k abort10 tls256 tlsnew reuseport"
-default_scenarios="keepalive16 keepalive64 keepalive256 keepalive1024 pipeline16 close echo1k abort10 tls256 tlsnew"
+default_scenarios=$all_scenarios # every scenario an issue-9 goal needs: about 12 minutes
 usage() {
   echo "usage: loadtest/run.sh [--server NAME=PORT:COMMAND]... [scenario...]   (or: loadtest/run.sh soak ARGS...)"
   echo "scenarios: $all_scenarios"
@@ -201,7 +206,7 @@ for spec in "${specs[@]}"; do
     exit 2
   fi
   name=${BASH_REMATCH[1]}
-  case $name in ringo | go | nginx)
+  case $name in ringo | go | nginx | ceiling)
     echo "run.sh: server name '$name' is taken by a built-in server"
     exit 2
     ;;
@@ -215,6 +220,7 @@ port_of() {
     ringo | ringo-procs2 | ringo-reuseport) echo $((base_port)) ;;
     go) echo $((base_port + 1)) ;;
     nginx) echo $((base_port + 2)) ;;
+    ceiling) echo $((base_port + 3)) ;;
     *) echo "${extra_port[$1]:-}" ;;
   esac
 }
@@ -245,6 +251,7 @@ servers_of() { # scenario: sets run_servers, the servers it runs on, in order
   for s in "${servers[@]}"; do
     case $1-$s in
       echo*-nginx | abort10-nginx) ;; # stock nginx cannot echo, and has no /abort
+      pipeline16-ringo) run_servers+=(ringo ceiling) ;; # ringo's pipelining against the bare io_uring responder
       tls*-*) if builtin "$s"; then run_servers+=("$s"); fi ;;
       *) run_servers+=("$s") ;;
     esac
@@ -293,8 +300,8 @@ if ((profile)); then
   fi
 fi
 read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range
-if ((base_port + 2 >= eph_lo && base_port <= eph_hi)); then
-  echo "note: HTTP_PORT $base_port..$((base_port + 2)) is in the ephemeral range $eph_lo-$eph_hi: a server may fail to bind after the close scenario"
+if ((base_port + 3 >= eph_lo && base_port <= eph_hi)); then
+  echo "note: HTTP_PORT $base_port..$((base_port + 3)) is in the ephemeral range $eph_lo-$eph_hi: a server may fail to bind after the close scenario"
 fi
 # wrk and every server inherit this limit: each connection is a descriptor
 # on both sides, plus a few dozen for the program itself.
@@ -349,7 +356,8 @@ for s in "${servers[@]}"; do
     ringo)
       cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >>"$build_log" 2>&1 || built "(configuring)"
       targets=$(cmake --build build --target help 2>&1) || true
-      for t in $( ((any_http)) && echo hello) $( ((any_tls)) && echo https_hello); do
+      for t in $( ((any_http)) && echo hello) $( ((any_tls)) && echo https_hello) \
+        $([[ " ${scenarios[*]} " == *" pipeline16 "* ]] && echo uring_responder); do
         if ! grep -qE "^(\.\.\. )?$t(:|\$)" <<<"$targets"; then # Makefiles list "... hello", Ninja "hello: phony"
           echo "FAILED: there is no $t target yet (examples/$t.cc); run with SERVERS=\"go nginx\""
           exit 1
@@ -457,6 +465,7 @@ start_server() { # server: in the background (HTTPS if $tls); returns once it an
   echo "--- $(date +%T) $s: $scen, run $r/$reps" >>"$log"
   case $s-$tls in
     ringo-0) launch "$s" "$log" build/examples/hello --addr "127.0.0.1:$port" --procs 1 "${drain[@]}" ;;
+    ceiling-0) launch "$s" "$log" build/loadtest/uring_responder --port "$port" ;;
     ringo-1) launch "$s" "$log" build/examples/https_hello --addr "127.0.0.1:$port" --procs 1 "${drain[@]}" "${tlsargs[@]}" ;;
     ringo-procs2-0) launch "$s" "$log" build/examples/hello --addr "127.0.0.1:$port" --procs 2 "${drain[@]}" ;;
     ringo-reuseport-0)
