@@ -172,8 +172,13 @@ void pdfree(pollDesc* pd) {
 
 void glist::push(G* gp) {
   racerelease(gp);  // the completion happens before the goroutine goes on
-  gp->schedlink = head;
-  head = gp;
+  gp->schedlink = nullptr;
+  if (tail) {
+    tail->schedlink = gp;
+  } else {
+    head = gp;
+  }
+  tail = gp;
 }
 
 int64_t prepare(pollDesc* pd, int s) {

@@ -224,6 +224,12 @@ inline void count(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std
 // The G list the pollers return: linked through schedlink.
 struct glist {
   G* head = nullptr;
+  G* tail = nullptr;
+  // push appends: the goroutines of a poll run in the order their
+  // operations completed. (Prepending, as Go's gList does, ran a round's
+  // completions last-first: the first to complete waited for all the
+  // others. At 256 keep-alive connections wrk's p99 went 7.8 -> 5.4 ms
+  // with appending, medians of 4 alternated runs.)
   void push(G* gp);
 };
 

@@ -664,11 +664,27 @@ static void injectglist(M* mp, G* list) {
     for (; n > 0 && sched.npidle.load() > 0; n--) startm(nullptr, false);
     return;
   }
-  while (list) {
+  // As many as fit go to the local ring, the rest to the global queue, both
+  // in list order (the order the I/O completed). Pushing past a full ring
+  // would move its oldest half to the global queue (runqputslow), behind
+  // the newer Gs still local: the first to complete would run last.
+  P* pp = mp->p;
+  uint32_t room = P::runqSize - (pp->runqtail.load(std::memory_order_relaxed) -
+                                 pp->runqhead.load(std::memory_order_acquire));  // only grows: stealers take
+  for (; list && room > 0; room--) {
     G* next = list->schedlink;
     list->schedlink = nullptr;
-    runqput(mp->p, list, false);
+    runqput(pp, list, false);
     list = next;
+  }
+  if (list) {
+    lock(&sched.lock);
+    while (list) {
+      G* next = list->schedlink;
+      globrunqput(list);
+      list = next;
+    }
+    unlock(&sched.lock);
   }
   wakep();
 }
