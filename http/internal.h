@@ -15,17 +15,19 @@ namespace ringo::http::detail {
 // mLocal declares a use of per-thread (per-M) state that goroutines share
 // in turn: goroutines on one M never run at once, but under TSan each is
 // its own fiber and a switch carries no happens-before, so the hand-over
-// is declared on the state's address (acquire on entry, release on exit).
-// Nothing may park while one is alive. No cost outside TSan builds.
+// is declared on mKey, the thread's own address (acquire on entry, release
+// on exit). Construct it before touching the state: a thread_local with a
+// dynamic initialiser or a destructor is reached through a guard that its
+// first touch writes, and that guard must be inside the hand-over too
+// (CI's TSan run saw two fibers race on stats.cc's). Nothing may park
+// while one is alive. No cost outside TSan builds.
+inline thread_local char mKey;  // constant-initialised: no guard of its own
 class mLocal {
  public:
-  explicit mLocal(const void* p) noexcept : p_(p) { runtime::raceacquire(p_); }
-  ~mLocal() { runtime::racerelease(p_); }
+  mLocal() noexcept { runtime::raceacquire(&mKey); }
+  ~mLocal() { runtime::racerelease(&mKey); }
   mLocal(const mLocal&) = delete;
   mLocal& operator=(const mLocal&) = delete;
-
- private:
-  const void* p_;
 };
 
 // appendInt and appendHex write a number's digits (a Content-Length, a

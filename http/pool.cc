@@ -29,7 +29,7 @@ struct localPool {
   size_t n = 0;
   // Destroyed when the M's thread exits: after the goroutines that used it
   // (the last bufput released it; see mLocal).
-  ~localPool() { runtime::raceacquire(this); }
+  ~localPool() { runtime::raceacquire(&mKey); }
 };
 thread_local localPool local;
 
@@ -38,7 +38,7 @@ thread_local localPool local;
 std::string bufget() {
   count(cBufInUse);
   {
-    mLocal g(&local);
+    mLocal g;
     if (local.n > 0) {
       count(cBufReused);
       return std::move(local.s[--local.n]);
@@ -65,7 +65,7 @@ void bufput(std::string s) noexcept {
   if (s.capacity() < kBufCap || s.capacity() > 16 * kBufCap) return;  // grown big: let it go
   s.clear();
   {
-    mLocal g(&local);
+    mLocal g;
     if (local.n < kLocalCache) {
       local.s[local.n++] = std::move(s);
       return;

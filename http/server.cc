@@ -978,7 +978,7 @@ void appendDate(std::string& out) {
     size_t len = 0;
   };
   thread_local cache c;
-  mLocal g(&c);
+  mLocal g;
   timespec ts;
   clock_gettime(CLOCK_REALTIME_COARSE, &ts);
   if (ts.tv_sec != c.sec) {
