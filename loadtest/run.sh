@@ -844,6 +844,19 @@ report() {
   fi
 }
 
+# gnuplot_both NAME: draws the gnuplot script on stdin (without terminal
+# and output) to NAME.svg and, for a quick look, NAME.png.
+gnuplot_both() {
+  local script term ext
+  script=$(cat)
+  for term in "svg size 720,450 dynamic font 'sans,13' background rgb 'white'" "pngcairo size 720,450 font 'sans,11'"; do
+    ext=${term%% *}
+    ext=${ext/pngcairo/png}
+    printf 'set terminal %s\nset output %s\n%s\n' "$term" "'$out/$1.$ext'" "$script" | gnuplot ||
+      echo "note: gnuplot failed on $1.$ext"
+  done
+}
+
 # The plots' data: one column per server, medians.
 plots() {
   local c s n=0 row
@@ -858,12 +871,7 @@ plots() {
   done
   if ((n)); then
     sed -i "1i connections ${servers[*]}" "$out/throughput.dat"
-    for term in "svg size 720,450 dynamic font 'sans,13' background rgb 'white'" "pngcairo size 720,450 font 'sans,11'"; do
-      ext=${term%% *}
-      ext=${ext/pngcairo/png}
-      gnuplot <<EOF || echo "note: gnuplot failed on throughput.$ext"
-set terminal $term
-set output '$out/throughput.$ext'
+    gnuplot_both throughput <<EOF
 set title 'Requests/s against keep-alive connections (medians)'
 set offsets 0, 0, graph 0.08, 0
 set xlabel 'keep-alive connections'
@@ -878,7 +886,6 @@ set grid ytics
 set datafile missing '-'
 plot for [i=2:$((${#servers[@]} + 1))] '$out/throughput.dat' using 1:i with linespoints lw 2 pt 7 title columnheader(i)
 EOF
-    done
   fi
   if [[ " ${scenarios[*]} " == *" keepalive256 "* ]]; then
     {
@@ -889,12 +896,7 @@ EOF
         echo "$row"
       done
     } >"$out/latency.dat"
-    for term in "svg size 720,450 dynamic font 'sans,13' background rgb 'white'" "pngcairo size 720,450 font 'sans,11'"; do
-      ext=${term%% *}
-      ext=${ext/pngcairo/png}
-      gnuplot <<EOF || echo "note: gnuplot failed on latency.$ext"
-set terminal $term
-set output '$out/latency.$ext'
+    gnuplot_both latency <<EOF
 set title 'Latency at 256 keep-alive connections (wrk, medians of runs)'
 set ylabel 'ms (log scale)'
 set logscale y
@@ -904,7 +906,6 @@ set grid ytics mytics
 set datafile missing '-'
 plot for [i=2:$((${#servers[@]} + 1))] '$out/latency.dat' using 0:i:xtic(1) with linespoints lw 2 pt 7 title columnheader(i)
 EOF
-    done
   fi
 }
 

@@ -655,11 +655,7 @@ static void injectglist(M* mp, G* list) {
   }
   if (mp == nullptr || mp->p == nullptr) {  // an M without a P, or sysmon
     lock(&sched.lock);
-    while (list) {
-      G* next = list->schedlink;
-      globrunqput(list);
-      list = next;
-    }
+    globrunqputlist(list);
     unlock(&sched.lock);
     for (; n > 0 && sched.npidle.load() > 0; n--) startm(nullptr, false);
     return;
@@ -679,11 +675,7 @@ static void injectglist(M* mp, G* list) {
   }
   if (list) {
     lock(&sched.lock);
-    while (list) {
-      G* next = list->schedlink;
-      globrunqput(list);
-      list = next;
-    }
+    globrunqputlist(list);
     unlock(&sched.lock);
   }
   wakep();

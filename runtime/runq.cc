@@ -148,6 +148,14 @@ void globrunqput(G* gp) {
   sched.runqsize.fetch_add(1, std::memory_order_relaxed);
 }
 
+void globrunqputlist(G* list) {
+  while (list) {
+    G* next = list->schedlink;
+    globrunqput(list);
+    list = next;
+  }
+}
+
 static G* globrunqpop() {
   G* gp = sched.runqhead;
   sched.runqhead = gp->schedlink;

@@ -37,8 +37,10 @@ uint32_t runqlen(P* pp);
 // or null. Called by pp's owner.
 G* runqsteal(P* pp, P* p2, bool stealRunNext);
 
-// globrunqput appends gp to the global queue. sched.lock held.
+// globrunqput appends gp to the global queue; globrunqputlist appends a
+// list linked through schedlink, in its order. sched.lock held.
 void globrunqput(G* gp);
+void globrunqputlist(G* list);
 // globrunqget takes a batch from the global queue into pp's ring (at most
 // max if max > 0) and returns one G to run. sched.lock held. With max != 1
 // pp's ring must be empty, so the batch fits without runqputslow (which
