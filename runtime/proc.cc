@@ -292,7 +292,7 @@ static void dropg(M* mp) {
 static void execute(M* mp, G* gp) {
   mp->curg = gp;
   gp->m = mp;
-  casgstatus(gp, Grunnable, Grunning);
+  setgstatus(gp, Grunnable, Grunning);
   P* pp = mp->p;
   pp->schedtick++;
   pp->schedtickPub.store(pp->schedtick, std::memory_order_relaxed);
@@ -699,7 +699,7 @@ void wakeNetPoller(int64_t when) {
 // gdestroy ends dead G gp: Gdead, counted out, reset, on the P's free list.
 // On g0 (goexit0) or on the G switched to (exitCommit).
 static void gdestroy(M* mp, G* gp) {
-  casgstatus(gp, Grunning, Gdead);
+  setgstatus(gp, Grunning, Gdead);
   sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
   const bool goexited = gp->goexiting;
   gp->goexiting = false;
@@ -775,7 +775,7 @@ extern "C" void ringo_goexit1() {
 // park_m is gopark's continuation on g0.
 G* park_m(G* gp) {
   M* mp = getm();
-  casgstatus(gp, Grunning, Gwaiting);
+  setgstatus(gp, Grunning, Gwaiting);
   dropg(mp);
   if (auto fn = mp->waitunlockf) {
     void* lk = mp->waitlock;
@@ -812,13 +812,17 @@ static void afterSwitch(M* mp) {
 // runnext or ring head, else the global queue's head, when findRunnable
 // would pick the same (no fairness tick, no due timer, Run not ending).
 // Null sends the switch the long way.
-static G* directNext(P* pp) {
+static bool directOK(P* pp) {
   if (pp == nullptr) fatal("ringo: a goroutine parked inside ringo::Blocking (fn must not call ringo)");
   if (pp->schedtick % 61 == 0 || sched.exiting.load(std::memory_order_relaxed) ||
       sched.nlocked.load(std::memory_order_relaxed) != 0)
-    return nullptr;
+    return false;
   const int64_t t = pp->timers.next.load(std::memory_order_relaxed);
-  if (t != 0 && t <= nanotime()) return nullptr;
+  return t == 0 || t > nanotime();
+}
+
+static G* directNext(P* pp) {
+  if (!directOK(pp)) return nullptr;
   if (G* gp = runqget(pp)) return gp;
   if (sched.runqsize.load(std::memory_order_relaxed) == 0) return nullptr;
   lockGuard g(&sched.lock);
@@ -834,7 +838,7 @@ void switchDirect(M* mp, G* gp, G* next, bool gpDies) {
   gp->m = nullptr;
   mp->curg = next;
   next->m = mp;
-  casgstatus(next, Grunnable, Grunning);
+  setgstatus(next, Grunnable, Grunning);
   P* pp = mp->p;
   pp->schedtick++;
   pp->schedtickPub.store(pp->schedtick, std::memory_order_relaxed);
@@ -855,7 +859,7 @@ void gopark(bool (*unlockf)(G*, void*), void* lk, waitReason reason) {
     // One context switch instead of two. gp is Gwaiting before the switch
     // and its unlock function runs after it, so whoever the unlock lets
     // wake gp finds it fully parked (Go's gopark protocol, without g0).
-    casgstatus(gp, Grunning, Gwaiting);
+    setgstatus(gp, Grunning, Gwaiting);
     switchDirect(mp, gp, next, false);
     RINGO_KEEP_FRAME();
     return;
@@ -865,12 +869,13 @@ void gopark(bool (*unlockf)(G*, void*), void* lk, waitReason reason) {
 }
 
 // goschedCommit puts a G that yielded by a direct switch on the global
-// queue, now that its registers are saved.
-static bool goschedCommit(G* gp, void*) {
-  {
-    lockGuard g(&sched.lock);
-    globrunqput(gp);
-  }
+// queue, now that its registers are saved. lk is sched.lock when the G
+// took its successor from the global queue and kept the lock across the
+// switch (one lock round instead of two); else null.
+static bool goschedCommit(G* gp, void* lk) {
+  if (lk == nullptr) lock(&sched.lock);
+  globrunqput(gp);
+  unlock(&sched.lock);
   wakep();
   return true;
 }
@@ -878,7 +883,7 @@ static bool goschedCommit(G* gp, void*) {
 // gosched_m is Gosched's continuation on g0: the G goes to the global queue.
 static G* gosched_m(G* gp) {
   M* mp = getm();
-  casgstatus(gp, Grunning, Grunnable);
+  setgstatus(gp, Grunning, Grunnable);
   dropg(mp);
   lock(&sched.lock);
   globrunqput(gp);
@@ -890,7 +895,7 @@ static G* gosched_m(G* gp) {
 // goyield_m is goyield's continuation on g0: the G goes to its P's ring.
 static G* goyield_m(G* gp) {
   M* mp = getm();
-  casgstatus(gp, Grunning, Grunnable);
+  setgstatus(gp, Grunning, Grunnable);
   dropg(mp);
   runqput(mp->p, gp, false);
   return nullptr;
@@ -1817,12 +1822,25 @@ void Gosched() {
   G* gp = getg();
   if (gp == nullptr) fatal("Gosched: not on a goroutine");
   M* mp = getm();
-  if (G* next = directNext(mp->p)) {
-    casgstatus(gp, Grunning, Grunnable);
-    mp->waitunlockf = goschedCommit;
-    mp->waitlock = nullptr;
-    switchDirect(mp, gp, next, false);
-    return;
+  P* pp = mp->p;
+  if (directOK(pp)) {
+    // directNext, except that a G taken from the global queue keeps
+    // sched.lock held for goschedCommit.
+    G* next = runqget(pp);
+    void* held = nullptr;
+    if (next == nullptr && sched.runqsize.load(std::memory_order_relaxed) != 0) {
+      lock(&sched.lock);
+      next = globrunqget(pp, 1);
+      if (next != nullptr) held = &sched.lock;
+      else unlock(&sched.lock);
+    }
+    if (next != nullptr) {
+      setgstatus(gp, Grunning, Grunnable);
+      mp->waitunlockf = goschedCommit;
+      mp->waitlock = held;
+      switchDirect(mp, gp, next, false);
+      return;
+    }
   }
   mcall(gosched_m);
 }

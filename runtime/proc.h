@@ -21,6 +21,17 @@ inline void casgstatus(G* gp, uint32_t oldval, uint32_t newval) {
     casgstatusFail(gp, cur, oldval, newval);
 }
 
+// setgstatus is casgstatus for a move only one thread can make: the M
+// running gp takes it out of Grunning, the M that dequeued a Grunnable gp
+// puts it in Grunning. Nobody else writes the status then, so a check and
+// a store replace the locked compare-and-swap on the switch paths.
+inline void setgstatus(G* gp, uint32_t oldval, uint32_t newval) {
+  const uint32_t cur = gp->atomicstatus.load(std::memory_order_relaxed);
+  if (cur != oldval) [[unlikely]]
+    casgstatusFail(gp, cur, oldval, newval);
+  gp->atomicstatus.store(newval, std::memory_order_release);
+}
+
 // gopark parks the calling goroutine. On g0, after the G is marked Gwaiting,
 // unlockf(gp, lock) runs; if it returns false the G runs again at once
 // instead of parking. Whoever ends the wait calls goready.

@@ -6,6 +6,13 @@
 namespace ringo::runtime {
 namespace {
 
+// runqsizeAdd changes the global queue's length, with sched.lock held:
+// the lock orders the writers, so a load and a store do (no locked
+// read-modify-write); readers without the lock take it as a hint.
+inline void runqsizeAdd(int32_t d) {
+  sched.runqsize.store(sched.runqsize.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+}
+
 constexpr uint32_t kSize = P::runqSize;
 
 // runqputslow moves half of pp's ring and gp to the global queue, in one
@@ -27,7 +34,7 @@ bool runqputslow(P* pp, G* gp, uint32_t h, uint32_t t) {
   else
     sched.runqhead = batch[0];
   sched.runqtail = batch[n];
-  sched.runqsize.fetch_add(int32_t(n + 1), std::memory_order_relaxed);
+  runqsizeAdd(int32_t(n + 1));
   return true;
 }
 
@@ -145,7 +152,7 @@ void globrunqput(G* gp) {
   else
     sched.runqhead = gp;
   sched.runqtail = gp;
-  sched.runqsize.fetch_add(1, std::memory_order_relaxed);
+  runqsizeAdd(1);
 }
 
 void globrunqputlist(G* list) {
@@ -168,11 +175,15 @@ G* globrunqget(P* pp, int32_t max) {
   int32_t size = sched.runqsize.load(std::memory_order_relaxed);
   if (size == 0) return nullptr;
   // Take a fair share: the queue split over the Ps, at most half a ring.
-  int32_t n = size / int32_t(sched.allp.size()) + 1;
-  if (n > size) n = size;
-  if (max > 0 && n > max) n = max;
-  if (n > int32_t(kSize / 2)) n = int32_t(kSize / 2);
-  sched.runqsize.fetch_sub(n, std::memory_order_relaxed);
+  // (One G is the common case, Gosched's: no division for it.)
+  int32_t n = 1;
+  if (size > 1 && max != 1) {
+    n = size / int32_t(sched.allp.size()) + 1;
+    if (n > size) n = size;
+    if (max > 0 && n > max) n = max;
+    if (n > int32_t(kSize / 2)) n = int32_t(kSize / 2);
+  }
+  runqsizeAdd(-n);
   G* gp = globrunqpop();
   for (n--; n > 0; n--) runqput(pp, globrunqpop(), false);
   return gp;
