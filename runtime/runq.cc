@@ -120,7 +120,9 @@ static uint32_t runqgrab(P* p2, P* pp, uint32_t at, bool stealRunNext) {
         // Go sleeps 3 us here; a short pause does the same without a syscall.
         for (int i = 0; i < 100; i++) __builtin_ia32_pause();
       }
-      if (!p2->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) continue;
+      // A runnext that changed meanwhile was run, and its successor is
+      // the same kind of hand-off: leave the owner to it.
+      if (!p2->runnext.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) return 0;
       pp->runq[at % kSize].store(next, std::memory_order_relaxed);
       return 1;
     }
