@@ -32,12 +32,14 @@ class mLocal {
 
 // appendInt and appendHex write a number's digits (a Content-Length, a
 // chunk size) to out.
-inline void appendInt(std::string& out, int64_t v) {
+template <class Out>  // std::string, or anything with append(const char*, size_t)
+inline void appendInt(Out& out, int64_t v) {
   char b[24];
   auto r = std::to_chars(b, b + sizeof b, v);
   out.append(b, size_t(r.ptr - b));
 }
-inline void appendHex(std::string& out, size_t v) {
+template <class Out>
+inline void appendHex(Out& out, size_t v) {
   char b[24];
   auto r = std::to_chars(b, b + sizeof b, v, 16);
   out.append(b, size_t(r.ptr - b));
@@ -84,9 +86,9 @@ std::string bufget();
 void bufput(std::string s) noexcept;
 
 // ---- Date (server.cc) --------------------------------------------------------
-// appendDate appends the current "Date" value, formatted once a second per
-// thread.
-void appendDate(std::string& out);
+// dateValue is the current "Date" value, formatted once a second per
+// thread (the view lasts until the thread's next call).
+std::string_view dateValue();
 
 // ---- logging (log.cc) ----------------------------------------------------------
 // writeLine queues one line (with its newline) for stderr without waiting.

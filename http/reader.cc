@@ -72,15 +72,20 @@ int messageReader::fail(int status, std::string why) {
 // scanRaw checks what llhttp 8.1 lets through in a head: NUL bytes, and
 // lines that end in a bare LF. Only the head's bytes are scanned (a body
 // may hold anything). Returns why the bytes are bad, or null.
+// memchr finds the few bytes that matter (a head has a handful of LFs)
+// several times faster than a byte loop; the first bad byte is reported.
 const char* messageReader::scanRaw(const char* data, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    const char c = data[i];
-    if (c == '\0') return parser_.type == HTTP_REQUEST ? "NUL byte in the request head" : "NUL byte in the response head";
-    if (c == '\n' && (i > 0 ? data[i - 1] : prev_) != '\r')
+  if (n == 0) return nullptr;
+  const char* end = data + n;
+  const char* nul = static_cast<const char*>(std::memchr(data, '\0', n));
+  const char* stop = nul != nullptr ? nul : end;
+  for (const char* p = data; (p = static_cast<const char*>(std::memchr(p, '\n', size_t(stop - p)))) != nullptr; p++)
+    if ((p > data ? p[-1] : prev_) != '\r')
       return parser_.type == HTTP_REQUEST ? "bare LF in the request head (lines end in CRLF)"
-                             : "bare LF in the response head (lines end in CRLF)";
-  }
-  if (n > 0) prev_ = data[n - 1];
+                                          : "bare LF in the response head (lines end in CRLF)";
+  if (nul != nullptr)
+    return parser_.type == HTTP_REQUEST ? "NUL byte in the request head" : "NUL byte in the response head";
+  prev_ = end[-1];
   return nullptr;
 }
 

@@ -162,6 +162,21 @@ TEST(Reader, AfterAnErrorTheReaderStaysInError) {
   EXPECT_EQ(r.feed(good.data(), good.size()).ev, readEvent::error);
 }
 
+TEST(Reader, TheFirstBadByteOfAHeadIsTheOneReported) {
+  // llhttp 8.1 takes the request line's bare LF and stops at the NUL: the
+  // scan of what it took reports the LF.
+  auto lfFirst = Feed(std::string("GET / HTTP/1.1\nA: \0\r\n\r\n", 23));
+  EXPECT_EQ(lfFirst.error, 400);
+  EXPECT_NE(lfFirst.reason.find("bare LF"), std::string::npos) << lfFirst.reason;
+  // A NUL before any bare LF: no LF is blamed.
+  auto nulFirst = Feed(std::string("GET /\0 HTTP/1.1\nA: b\r\n\r\n", 24));
+  EXPECT_EQ(nulFirst.error, 400);
+  EXPECT_EQ(nulFirst.reason.find("bare LF"), std::string::npos) << nulFirst.reason;
+  // A CR that ends one feed still pairs with the LF that starts the next.
+  auto split = Feed("GET / HTTP/1.1\r\nHost: h\r\n\r\n", 1);
+  EXPECT_EQ(split.error, 0) << split.reason;
+}
+
 TEST(Reader, BodyBytesAreNotScannedAsHead) {
   // A body may hold NULs and bare LFs.
   std::string body("a\nb\0c", 5);

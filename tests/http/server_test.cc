@@ -126,6 +126,27 @@ TEST(Server, ConnectionCloseIsHonoured) {
   });
 }
 
+TEST(Server, AHandlersConnectionCloseEndsTheConnection) {
+  routes h;
+  h.extra = [](http::ResponseWriter& w, http::Request&) {
+    // The first value counts, as Header.Get reads it; the server writes
+    // the Connection header itself, once.
+    w.Header().Add("Connection", "Close");
+    w.Header().Add("Connection", "keep-alive");
+    (void)w.Write("bye");
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/bye") + Get("/hello")));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.body, "bye");
+    EXPECT_EQ(r.header.Values("Connection"), std::vector<std::string_view>{"close"});
+    EXPECT_TRUE(c.Closed());
+    EXPECT_EQ(c.leftover(), "");  // the second request was never answered
+  });
+}
+
 TEST(Server, EchoesChunkedAndSizedBodies) {
   routes h;
   WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
