@@ -748,7 +748,7 @@ static bool exitCommit(G* gp, void*) {
   return true;
 }
 
-static G* directNext(P* pp);
+static G* directNext(P* pp, bool* keepLock = nullptr);
 void switchDirect(M* mp, G* gp, G* next, bool gpDies);
 
 extern "C" void ringo_goexit1() {
@@ -821,12 +821,17 @@ static bool directOK(P* pp) {
   return t == 0 || t > nanotime();
 }
 
-static G* directNext(P* pp) {
+// With keepLock, a G taken from the global queue leaves sched.lock held and
+// *keepLock true (Gosched puts itself there after the switch).
+static G* directNext(P* pp, bool* keepLock) {
   if (!directOK(pp)) return nullptr;
   if (G* gp = runqget(pp)) return gp;
   if (sched.runqsize.load(std::memory_order_relaxed) == 0) return nullptr;
-  lockGuard g(&sched.lock);
-  return globrunqget(pp, 1);
+  lock(&sched.lock);
+  G* gp = globrunqget(pp, 1);
+  if (gp != nullptr && keepLock != nullptr) *keepLock = true;
+  else unlock(&sched.lock);
+  return gp;
 }
 
 // switchDirect switches from gp to next on mp, without g0. mp->waitunlockf
@@ -1822,25 +1827,13 @@ void Gosched() {
   G* gp = getg();
   if (gp == nullptr) fatal("Gosched: not on a goroutine");
   M* mp = getm();
-  P* pp = mp->p;
-  if (directOK(pp)) {
-    // directNext, except that a G taken from the global queue keeps
-    // sched.lock held for goschedCommit.
-    G* next = runqget(pp);
-    void* held = nullptr;
-    if (next == nullptr && sched.runqsize.load(std::memory_order_relaxed) != 0) {
-      lock(&sched.lock);
-      next = globrunqget(pp, 1);
-      if (next != nullptr) held = &sched.lock;
-      else unlock(&sched.lock);
-    }
-    if (next != nullptr) {
-      setgstatus(gp, Grunning, Grunnable);
-      mp->waitunlockf = goschedCommit;
-      mp->waitlock = held;
-      switchDirect(mp, gp, next, false);
-      return;
-    }
+  bool held = false;
+  if (G* next = directNext(mp->p, &held)) {
+    setgstatus(gp, Grunning, Grunnable);
+    mp->waitunlockf = goschedCommit;
+    mp->waitlock = held ? &sched.lock : nullptr;
+    switchDirect(mp, gp, next, false);
+    return;
   }
   mcall(gosched_m);
 }
