@@ -48,7 +48,10 @@ void EchoOnce(const char* want) {
     if (err) return 10;
     ringo::WaitGroup wg;
     wg.Add(1);
-    ringo::Go([ln, &wg]() mutable {
+    // ln by reference: a copy in the closure would be dropped after Done,
+    // and if it were the last handle its Close could still be parked when
+    // Run ends (a goroutine alive then is dropped, and its Listener leaks).
+    ringo::Go([&ln, &wg] {
       RINGO_DEFER(wg.Done());
       auto [c, err] = ln.Accept();
       if (err) return;
