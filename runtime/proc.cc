@@ -1303,8 +1303,9 @@ static void handoffp(P* pp) {
 // starts an M or a Blocking call wakes it). Each round it:
 //  - retakes Ps that have sat in a Blocking call (see above);
 //  - reports a goroutine that has run longer than RINGO_SCHEDWARN ms
-//    (default 100; 0: off) without yielding, and one whose thread has slept
-//    in the kernel for 10 ms outside Blocking (its P's goroutines wait);
+//    (default 100) without yielding, and one whose thread has slept in the
+//    kernel for 10 ms outside Blocking (its P's goroutines wait);
+//    RINGO_SCHEDWARN=0 turns both reports off;
 //  - wakes an M for a timer that is overdue with nobody in the poller;
 //  - prints the RINGO_SCHEDTRACE line when due.
 // There is no preemption: see "Scheduling is cooperative" above.
@@ -1363,7 +1364,7 @@ static bool retake(int64_t now) {
       const int64_t ran = now - pd.schedwhen;
       const unsigned long long goid = pp->curgoid.load(std::memory_order_relaxed);
       if (goid == 0) continue;  // in the scheduler (the poller), not in a goroutine
-      if (ran >= kStuckNs) {
+      if (schedwarnNs > 0 && ran >= kStuckNs) {
         const char st = threadState(pp->mtid.load(std::memory_order_relaxed));
         if (st == 'S' || st == 'D') {
           std::fprintf(stderr,

@@ -189,6 +189,21 @@ TEST(SysmonDeathTest, ReportsAGoroutineBlockedOutsideBlocking) {
       "ringo: goroutine 1 has been blocked in the kernel for [0-9]+ ms on P0 outside ringo::Blocking");
 }
 
+TEST(SysmonDeathTest, SchedwarnZeroSilencesBothReports) {
+  EXPECT_EXIT(
+      {
+        setenv("RINGO_SCHEDWARN", "0", 1);
+        ringo::Run([] {
+          const int64_t end = MonoNanos() + 300'000'000;
+          while (MonoNanos() < end) {
+          }
+          usleep(300000);
+        });
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "^$");
+}
+
 TEST(SysmonDeathTest, SchedtraceLine) {
   ringo::Options two;
   two.maxprocs = 2;
