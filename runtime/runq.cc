@@ -1,6 +1,8 @@
 // runq.cc — run queues; the invariants are in runq.h.
 #include "runq.h"
 
+#include <unistd.h>
+
 #include "fatal.h"
 
 namespace ringo::runtime {
@@ -115,10 +117,18 @@ static uint32_t runqgrab(P* p2, P* pp, uint32_t at, bool stealRunNext) {
       G* next = p2->runnext.load(std::memory_order_acquire);
       if (next == nullptr) return 0;
       if (p2->status.load(std::memory_order_relaxed) == Prunning) {
-        // The owner is probably about to run its runnext (it was readied
-        // just now by the running G): give it a moment before taking it.
-        // Go sleeps 3 us here; a short pause does the same without a syscall.
-        for (int i = 0; i < 100; i++) __builtin_ia32_pause();
+        // The owner is probably about to run its runnext: the running G
+        // readied it just now and is about to park (a channel hand-off).
+        // Taking it would split the pair across two Ps, each hand-off a
+        // futex wake from then on. Back off as Go does, with a sleep, not a
+        // spin: the owner may still be inside wakep's futex call, which
+        // takes microseconds here, and a sleeping thief leaves the CPU to
+        // it. (usleep(3) sleeps for the timer slack: about 100 us on this
+        // kernel, as Go's does.) If the owner switched meanwhile, the runnext we see is a
+        // fresh hand-off, not the one we waited on: leave it.
+        const uint32_t tick = p2->schedtickPub.load(std::memory_order_relaxed);
+        usleep(3);
+        if (p2->schedtickPub.load(std::memory_order_relaxed) != tick) return 0;
       }
       // A runnext that changed meanwhile was run, and its successor is
       // the same kind of hand-off: leave the owner to it.
