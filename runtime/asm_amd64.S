@@ -1,5 +1,6 @@
-// asm_amd64.S — the only assembly in ringo: the context switch, and goexit,
-// the frame every goroutine's stack ends in. x86-64 System V, GNU as.
+// asm_amd64.S — the only assembly in ringo: the context switch, goexit,
+// the frame every goroutine's stack ends in, and the entries of Goexit's
+// fast unwinder. x86-64 System V, GNU as.
 //
 // A goroutine that is not running is described by one word, its saved stack
 // pointer (G.sched.sp). Everything else the switch must keep lives on the
@@ -103,5 +104,112 @@ _ZN5ringo7runtime6goexitEv:
         .globl  ringo_goexit_end
 ringo_goexit_end:
         .size   _ZN5ringo7runtime6goexitEv, .-_ZN5ringo7runtime6goexitEv
+
+#ifndef RINGO_NO_FAST_UNWIND
+// Goexit's fast unwinder (unwind.cc) enters and leaves through here.
+//
+// Both entries describe their caller's frame in an unwindRegs on their own
+// stack and call ringo_unwind_walk, which either never returns (it installed
+// a landing pad or reached goexit) or returns having changed nothing:
+//
+//   sp+0   rbx, rbp, r12, r13, r14, r15   (the caller's, untouched)
+//   sp+48  rsp after the return (the caller's CFA-side stack pointer)
+//   sp+56  return address into the caller
+//   sp+64  rax, rdx (set by the walk for a landing pad)
+//   sp+88  our return address
+.macro UNWIND_CAPTURE
+        subq    $88, %rsp
+        .cfi_adjust_cfa_offset 88
+        movq    %rbx, 0(%rsp)
+        movq    %rbp, 8(%rsp)
+        movq    %r12, 16(%rsp)
+        movq    %r13, 24(%rsp)
+        movq    %r14, 32(%rsp)
+        movq    %r15, 40(%rsp)
+        leaq    96(%rsp), %rax
+        movq    %rax, 48(%rsp)
+        movq    88(%rsp), %rax
+        movq    %rax, 56(%rsp)
+.endm
+
+// int ringo_unwind_goexit(_Unwind_Exception* exc): from Goexit. Returns 0
+// when the walk gives up; Goexit then calls _Unwind_ForcedUnwind.
+        .globl  ringo_unwind_goexit
+        .hidden ringo_unwind_goexit
+        .type   ringo_unwind_goexit,@function
+        .p2align 4
+ringo_unwind_goexit:
+        .cfi_startproc
+        UNWIND_CAPTURE
+        movq    %rsp, %rsi
+        call    ringo_unwind_walk@PLT
+        addq    $88, %rsp
+        .cfi_adjust_cfa_offset -88
+        xorl    %eax, %eax
+        ret
+        .cfi_endproc
+        .size   ringo_unwind_goexit, .-ringo_unwind_goexit
+
+// _Unwind_Resume(_Unwind_Exception* exc): every landing pad ends here. A
+// Goexit's exception marked kUnwindFast ("RNGOEXIT" class, "RINGOFST" in
+// private_2) continues the fast walk; anything else, or a walk that gives
+// up, goes to libgcc's _Unwind_Resume with the stack and the callee-saved
+// registers exactly as the landing pad left them. Weak, so a program that
+// links libgcc's unwinder statically keeps libgcc's (Goexit is then only
+// fast up to its first landing pad).
+        .weak   _Unwind_Resume
+        .type   _Unwind_Resume,@function
+        .p2align 4
+_Unwind_Resume:
+        .cfi_startproc
+        movabsq $0x524e474f45584954, %rax
+        cmpq    %rax, (%rdi)
+        jne     1f
+        movabsq $0x52494e474f465354, %rax
+        cmpq    %rax, 24(%rdi)
+        jne     1f
+        UNWIND_CAPTURE
+        movq    %rdi, 64(%rsp)
+        movq    %rsp, %rsi
+        call    ringo_unwind_walk@PLT
+        movq    64(%rsp), %rdi
+        addq    $88, %rsp
+        .cfi_adjust_cfa_offset -88
+1:      movq    ringo_unwind_next_resume(%rip), %rax
+        testq   %rax, %rax
+        jz      2f
+        jmp     *%rax
+2:      pushq   %rdi
+        .cfi_adjust_cfa_offset 8
+        call    ringo_unwind_real_resume@PLT
+        popq    %rdi
+        .cfi_adjust_cfa_offset -8
+        jmp     *%rax
+        .cfi_endproc
+        .size   _Unwind_Resume, .-_Unwind_Resume
+
+// void ringo_unwind_install(const unwindRegs* r): enters a landing pad with
+// the frame r describes, the exception in rax and the selector in rdx.
+        .globl  ringo_unwind_install
+        .hidden ringo_unwind_install
+        .type   ringo_unwind_install,@function
+        .p2align 4
+ringo_unwind_install:
+        .cfi_startproc
+        .cfi_undefined %rip
+        movq    0(%rdi), %rbx
+        movq    8(%rdi), %rbp
+        movq    16(%rdi), %r12
+        movq    24(%rdi), %r13
+        movq    32(%rdi), %r14
+        movq    40(%rdi), %r15
+        movq    64(%rdi), %rax
+        movq    72(%rdi), %rdx
+        movq    56(%rdi), %rcx
+        movq    48(%rdi), %rsp
+        jmp     *%rcx
+        .cfi_endproc
+        .size   ringo_unwind_install, .-ringo_unwind_install
+#endif
 
         .section .note.GNU-stack,"",@progbits

@@ -17,6 +17,10 @@
 //  - a frame without unwind information: the walk ends early -> goexitStop
 //    sees the end of the stack without goexit.
 //
+// The unwind itself is usually not libgcc's: unwind.cc walks the same frames
+// with a per-M cache and hands any frame it does not decode back to
+// libgcc, which finishes the walk with goexitStop as below.
+//
 // A panic is an exception nothing catches. gostart has no catch-all, so the
 // unwinder's search phase finds no handler, __cxa_throw calls
 // std::terminate while the thrower's frames are still on the stack, and
@@ -43,6 +47,7 @@
 #include "ringo/goexit.h"
 #include "runtime2.h"
 #include "tls.h"
+#include "unwinder.h"
 
 extern "C" {
 [[noreturn]] void ringo_goexit1();
@@ -93,17 +98,6 @@ void goexitCleanup(_Unwind_Reason_Code, _Unwind_Exception*) {
         gp ? (unsigned long long)gp->goid : 0ULL);
 }
 
-_Unwind_Reason_Code goexitStop(int, _Unwind_Action actions, _Unwind_Exception_Class,
-                               _Unwind_Exception*, _Unwind_Context* ctx, void*) {
-  const uintptr_t ip = _Unwind_GetIP(ctx);
-  // goexit's frame: its return address is goexit+1 (see asm_amd64.S).
-  if (ip > reinterpret_cast<uintptr_t>(&goexit) && ip <= reinterpret_cast<uintptr_t>(ringo_goexit_end))
-    ringo_goexit1();
-  if (actions & _UA_END_OF_STACK)
-    fatal("Goexit: reached the end of the stack before goexit (C code without unwind tables in the way?)");
-  return _URC_NO_REASON;
-}
-
 std::terminate_handler previousTerminate = nullptr;
 
 // onTerminate turns std::terminate on a goroutine into Go's reports.
@@ -136,6 +130,20 @@ std::terminate_handler previousTerminate = nullptr;
 }
 
 }  // namespace
+
+_Unwind_Reason_Code goexitStop(int, _Unwind_Action actions, _Unwind_Exception_Class, _Unwind_Exception*,
+                               _Unwind_Context* ctx, void*) {
+  const uintptr_t ip = _Unwind_GetIP(ctx);
+  // goexit's frame: its return address is goexit+1 (see asm_amd64.S).
+  if (ip > reinterpret_cast<uintptr_t>(&goexit) && ip <= reinterpret_cast<uintptr_t>(ringo_goexit_end)) {
+    if (P* pp = getm() ? getm()->p : nullptr)
+      pp->goexitLibgcc.store(pp->goexitLibgcc.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    ringo_goexit1();
+  }
+  if (actions & _UA_END_OF_STACK)
+    fatal("Goexit: reached the end of the stack before goexit (C code without unwind tables in the way?)");
+  return _URC_NO_REASON;
+}
 
 void installTerminateHandler() {
   std::terminate_handler old = std::set_terminate(onTerminate);
@@ -204,6 +212,7 @@ void Goexit() {
   // use-after-scope poison under the landing pads that run next.
   __asan_handle_no_return();
 #endif
+  unwindFast(&gp->exc);  // returns only if it leaves the unwind to libgcc
   _Unwind_Reason_Code rc = _Unwind_ForcedUnwind(&gp->exc, goexitStop, nullptr);
   fatal("Goexit: _Unwind_ForcedUnwind failed (%d)", int(rc));
 }

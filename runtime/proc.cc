@@ -147,6 +147,7 @@
 #include "runtime2.h"
 #include "stack.h"
 #include "tls.h"
+#include "unwinder.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -1779,6 +1780,7 @@ static void teardown(M* m0) {
   statDropped.store(dropped);
   mexit(m0);
   for (M* mp : ms) {
+    unwindcachefree(mp);
     delete mp->g0;
     delete mp;
   }
@@ -1893,7 +1895,11 @@ RuntimeStats ReadRuntimeStats() {
     using runtime::sched;
     s.runq_global = sched.runqsize.load(std::memory_order_relaxed);
     s.runq.reserve(sched.allp.size());
-    for (runtime::P* pp : sched.allp) s.runq.push_back(runtime::runqlen(pp));
+    for (runtime::P* pp : sched.allp) {
+      s.runq.push_back(runtime::runqlen(pp));
+      s.goexits_fast += pp->goexitFast.load(std::memory_order_relaxed);
+      s.goexits_libgcc += pp->goexitLibgcc.load(std::memory_order_relaxed);
+    }
     s.idle_ps = sched.npidle.load(std::memory_order_relaxed);
     s.spinning_ms = sched.nmspinning.load(std::memory_order_relaxed);
   }

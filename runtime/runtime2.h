@@ -177,6 +177,7 @@ struct M {
   note park;  // where the M sleeps in stopm; woken by startm or at exit
 
   ehGlobals* ehglobals = nullptr;  // this thread's libstdc++ state (fixed per thread)
+  void* unwindcache = nullptr;     // Goexit's frame rules (unwind.cc); the M itself, freed with it
 
   // spinning: looking for work without having found any (see "Spinning" in
   // proc.cc). Written by the M itself, and by startm before it wakes the M.
@@ -247,6 +248,12 @@ struct P {
   std::atomic<uint32_t> schedtickPub{0};
   std::atomic<uint64_t> curgoid{0};
   std::atomic<int> mtid{0};
+
+  // Goexits whose unwind ringo's walker finished (unwind.cc) and those
+  // libgcc's forced unwind finished (panic.cc): written by the owner with a
+  // plain load and store, read by ReadRuntimeStats.
+  std::atomic<uint64_t> goexitFast{0};
+  std::atomic<uint64_t> goexitLibgcc{0};
 
   // sysmon's own record of this P (sysmon only).
   struct {

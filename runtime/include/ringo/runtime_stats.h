@@ -28,6 +28,13 @@ struct RuntimeStats {
   // Successful steals from another P's run queue.
   uint64_t steals = 0;
 
+  // Goexits of the current Run whose unwind ringo's own unwinder finished,
+  // and those libgcc's forced unwind finished (a frame ringo's does not
+  // decode, RINGO_GOEXIT_UNWIND=libgcc, or a sanitizer build). Read from a
+  // goroutine only, zero otherwise.
+  uint64_t goexits_fast = 0;
+  uint64_t goexits_libgcc = 0;
+
   // The scheduler now (read from a goroutine only; zero and empty
   // otherwise): Gs waiting on the global run queue, on each P's local
   // queue (runq[i] is P i's, runnext included), Ps idle and Ms spinning.
