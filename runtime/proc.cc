@@ -358,7 +358,19 @@ static G* gfget(P* pp) {
 // bytes at the top of its stack. The stack below is laid out as
 // ringo_swapcontext expects (asm_amd64.S), so that the first switch returns
 // into gostart, and gostart returns into goexit+1.
-static G* newproc1g(G* gp, size_t size, void** storage) {
+// goidget hands out the next goroutine id: from pp's batch (refilled 16 at
+// a time from sched.goidgen), or straight from goidgen without a P.
+constexpr uint64_t kGoidCacheBatch = 16;
+static uint64_t goidget(P* pp) {
+  if (pp == nullptr) return sched.goidgen.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (pp->goidcache == pp->goidcacheend) {
+    pp->goidcache = sched.goidgen.fetch_add(kGoidCacheBatch, std::memory_order_relaxed) + 1;
+    pp->goidcacheend = pp->goidcache + kGoidCacheBatch;
+  }
+  return pp->goidcache++;
+}
+
+static G* newproc1g(P* pp, G* gp, size_t size, void** storage) {
   if (gp == nullptr) {
     gp = malg(sched.stackSize);
     casgstatus(gp, Gidle, Gdead);
@@ -381,7 +393,7 @@ static G* newproc1g(G* gp, size_t size, void** storage) {
   *--sp = uint64_t(0x037F) << 32 | 0x1F80;           // x87 control word | MXCSR: the ABI defaults
   gp->sched.sp = sp;
 
-  gp->goid = sched.goidgen.fetch_add(1, std::memory_order_relaxed) + 1;
+  gp->goid = goidget(pp);
   gp->eh = {};
   gp->goexiting = false;
   gp->waitreason = waitReason::zero;
@@ -390,7 +402,7 @@ static G* newproc1g(G* gp, size_t size, void** storage) {
   return gp;
 }
 
-static G* newproc1p(P* pp, size_t size, void** storage) { return newproc1g(gfget(pp), size, storage); }
+static G* newproc1p(P* pp, size_t size, void** storage) { return newproc1g(pp, gfget(pp), size, storage); }
 
 // gfgetGlobal takes a dead G from the global free list, for a thread
 // without a P. Returns null if there is none.
@@ -411,7 +423,7 @@ G* newproc1(size_t size, void** storage) {
   // A thread ringo did not start (see ringo/foreign.h).
   if (mp != nullptr) fatal("Go: called inside ringo::Blocking (fn must not call ringo)");
   if (!sched.running) throw std::logic_error("ringo::Go: no ringo::Run is running");
-  return newproc1g(gfgetGlobal(), size, storage);
+  return newproc1g(nullptr, gfgetGlobal(), size, storage);
 }
 
 // ---- Ms and Ps ----------------------------------------------------------
@@ -587,14 +599,18 @@ static bool stopm(M* mp) {
 void newprocStart(G* gp, entryFn entry, void* arg) {
   gp->entry = entry;
   gp->entryArg = arg;
-  sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
-  statStarted.fetch_add(1, std::memory_order_relaxed);
   racerelease(gp);
-  casgstatus(gp, Gdead, Grunnable);
+  // gp came off a free list and nobody else knows it yet: a plain store.
+  setgstatus(gp, Gdead, Grunnable);
   M* mp = getm();
   if (mp != nullptr && mp->p != nullptr) {
-    runqput(mp->p, gp, true);
+    P* pp = mp->p;
+    pp->ngdelta.store(pp->ngdelta.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    pp->nstarted.store(pp->nstarted.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    runqput(pp, gp, true);
   } else {
+    sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
+    statStarted.fetch_add(1, std::memory_order_relaxed);
     lockGuard g(&sched.lock);
     globrunqput(gp);
   }
@@ -701,7 +717,8 @@ void wakeNetPoller(int64_t when) {
 // On g0 (goexit0) or on the G switched to (exitCommit).
 static void gdestroy(M* mp, G* gp) {
   setgstatus(gp, Grunning, Gdead);
-  sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
+  P* pp = mp->p;
+  pp->ngdelta.store(pp->ngdelta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   const bool goexited = gp->goexiting;
   gp->goexiting = false;
   gp->eh = {};
@@ -939,6 +956,14 @@ static int64_t earliestTimer() {
 // checkdead is called with sched.lock held when an M goes idle. If no M is
 // running or polling, no goroutine can ever run again unless a timer is
 // pending: as in Go, that is a deadlock and the program stops.
+// gcountLocked is the number of goroutines not dead (Go's gcount): the
+// global count plus every P's. sched.lock, which keeps allp in place.
+static int32_t gcountLocked() {
+  int64_t n = sched.ngoroutines.load(std::memory_order_relaxed);
+  for (P* pp : sched.allp) n += pp->ngdelta.load(std::memory_order_relaxed);
+  return int32_t(n);
+}
+
 static void checkdead() {
   const int32_t run = int32_t(sched.allm.size()) - sched.nmidle.load() - sched.nmidlelocked.load();
   if (run > 0) return;
@@ -948,7 +973,7 @@ static void checkdead() {
   // A thread outside ringo that holds a ForeignThread may still ready a
   // goroutine, as a cgo callback can in Go: no deadlock can be proven.
   if (sched.nforeign.load() > 0) return;
-  if (sched.ngoroutines.load() == 0 && sched.mainGoexited.load())
+  if (gcountLocked() == 0 && sched.mainGoexited.load())
     fatal("no goroutines (main called Goexit) - deadlock!");
   if (earliestTimer() != 0) return;  // the poller M (or the next wakep) handles it
   // Goroutines parked on I/O are not dead: the network may ready them. (An
@@ -1742,11 +1767,21 @@ static void teardown(M* m0) {
   if (netpollCurrent->fini) netpollCurrent->fini();
   sigqueuefini();
   uint64_t dropped = 0;
-  for (P* pp : sched.allp) {
+  std::vector<P*> ps;
+  {
+    // Out of allp under sched.lock, so gcount and ReadRuntimeStats never see
+    // a P being freed; its counts go to the global ones.
+    lockGuard g(&sched.lock);
+    ps.swap(sched.allp);
+    for (P* pp : ps) {
+      sched.ngoroutines.fetch_add(int32_t(pp->ngdelta.load()));
+      statStarted.fetch_add(pp->nstarted.load());
+    }
+  }
+  for (P* pp : ps) {
     clearTimers(pp);
     delete pp;
   }
-  sched.allp.clear();
   {
     lockGuard g(&sched.allglock);
     for (G* gp : sched.allgs) {
@@ -1841,7 +1876,10 @@ void Gosched() {
   mcall(gosched_m);
 }
 
-int NumGoroutine() { return runtime::sched.ngoroutines.load(std::memory_order_relaxed); }
+int NumGoroutine() {
+  runtime::lockGuard g(&runtime::sched.lock);
+  return runtime::gcountLocked();
+}
 
 int GOMAXPROCS() { return runtime::sched.running ? runtime::sched.gomaxprocs : 0; }
 
@@ -1884,7 +1922,11 @@ ForeignThread::~ForeignThread() {
 RuntimeStats ReadRuntimeStats() {
   RuntimeStats s;
   s.gs_allocated = runtime::statGsAllocated.load(std::memory_order_relaxed);
-  s.goroutines_started = runtime::statStarted.load(std::memory_order_relaxed);
+  {
+    runtime::lockGuard g(&runtime::sched.lock);
+    s.goroutines_started = runtime::statStarted.load(std::memory_order_relaxed);
+    for (runtime::P* pp : runtime::sched.allp) s.goroutines_started += pp->nstarted.load(std::memory_order_relaxed);
+  }
   s.dropped = runtime::statDropped.load(std::memory_order_relaxed);
   s.ms = runtime::statMs.load(std::memory_order_relaxed);
   s.spinning_transitions = runtime::statSpinning.load(std::memory_order_relaxed);

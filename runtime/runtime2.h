@@ -249,6 +249,17 @@ struct P {
   std::atomic<uint64_t> curgoid{0};
   std::atomic<int> mtid{0};
 
+  // Goroutine accounting, per P so that a spawn and an exit write no shared
+  // cache line (Go keeps goids and counts per P for the same reason):
+  // goids come from a batch taken from sched.goidgen (owner only);
+  // ngdelta counts goroutines started here minus those that ended here,
+  // nstarted those started here (written by the owner with a plain load
+  // and store; summed under sched.lock by gcount and ReadRuntimeStats).
+  uint64_t goidcache = 0;
+  uint64_t goidcacheend = 0;
+  std::atomic<int64_t> ngdelta{0};
+  std::atomic<uint64_t> nstarted{0};
+
   // Goexits whose unwind ringo's walker finished (unwind.cc) and those
   // libgcc's forced unwind finished (panic.cc): written by the owner with a
   // plain load and store, read by ReadRuntimeStats.
@@ -287,7 +298,9 @@ struct schedt {
   mutex allglock;
   std::vector<G*> allgs;
 
-  std::atomic<int32_t> ngoroutines{0};  // Gs not dead, main included
+  // Gs not dead, main included: this plus every P's ngdelta (gcount).
+  // Written here by spawns without a P and at teardown.
+  std::atomic<int32_t> ngoroutines{0};
 
   std::vector<P*> allp;  // fixed between schedinit and teardown
   std::vector<M*> allm;  // sched.lock; appended by newm
