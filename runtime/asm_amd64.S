@@ -190,6 +190,9 @@ _Unwind_Resume:
 
 // void ringo_unwind_install(const unwindRegs* r): enters a landing pad with
 // the frame r describes, the exception in rax and the selector in rdx.
+// (A plain indirect jump, with no shadow-stack bookkeeping: like the switch
+// above, this file is not CET-ready, and must not be marked so with a
+// .note.gnu.property.)
         .globl  ringo_unwind_install
         .hidden ringo_unwind_install
         .type   ringo_unwind_install,@function

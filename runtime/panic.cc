@@ -213,7 +213,7 @@ void Goexit() {
   __asan_handle_no_return();
 #endif
   unwindFast(&gp->exc);  // returns only if it leaves the unwind to libgcc
-  _Unwind_Reason_Code rc = _Unwind_ForcedUnwind(&gp->exc, goexitStop, nullptr);
+  _Unwind_Reason_Code rc = _Unwind_ForcedUnwind(&gp->exc, goexitStop, unwindStopArg());
   fatal("Goexit: _Unwind_ForcedUnwind failed (%d)", int(rc));
 }
 

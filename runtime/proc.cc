@@ -1730,6 +1730,7 @@ static void schedinit(const ringo::Options& opts) {
   statSteals.store(0);
   statMs.store(0);
   installTerminateHandler();
+  unwindinit();
   installSignalHandlers();
   // Before any thread starts: the Ms and sysmon inherit the signal mask.
   sigqueueinit();

@@ -37,11 +37,14 @@
 //
 // It gives up on anything it does not decode: a frame without an FDE, a CFA
 // that is not rsp or rbp plus an offset, register rules other than "saved at
-// CFA+n" (expressions, realigned stacks, signal frames), a GNU_args_size,
-// another personality than C++'s, an LSDA encoding it does not read, and
-// the two cases where the personality would call std::terminate (an address
-// missing from the call-site table: a noexcept frame; an exception
-// specification): libgcc then reports them exactly as before.
+// CFA+n" for n != 0 (expressions, realigned stacks, signal frames, a saved
+// rsp), a GNU_args_size, another personality than C++'s (C code built with
+// -fexceptions), an LSDA encoding it does not read, no memory for its
+// cache, and the two cases where the personality would call std::terminate
+// (an address missing from the call-site table: a noexcept frame; an
+// exception specification): libgcc then reports them exactly as before.
+// When it gives up at the start, Goexit calls _Unwind_ForcedUnwind with the
+// same private_1/private_2, so the next landing pad comes back here too.
 //
 // Off under the sanitizers (ASan and TSan keep shadow state about stacks
 // that only libgcc's paths are taught to fix), and on request:
@@ -49,6 +52,7 @@
 
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <link.h>
 #include <unwind.h>
 
 #include <atomic>
@@ -56,6 +60,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <typeinfo>
 
 #include "fatal.h"
@@ -67,6 +72,8 @@
 
 namespace ringo::runtime {
 bool unwindFast(_Unwind_Exception*) { return false; }
+void unwindinit() {}
+void* unwindStopArg() { return nullptr; }
 void unwindcachefree(M*) {}
 }  // namespace ringo::runtime
 
@@ -90,8 +97,8 @@ extern char ringo_goexit_end[];
 // libgcc's _Unwind_Resume, for every exception that is not a fast Goexit;
 // resolved on first use by ringo_unwind_real_resume (asm_amd64.S reads it).
 __attribute__((visibility("hidden"))) void* ringo_unwind_next_resume = nullptr;
-void* ringo_unwind_real_resume();
-bool ringo_unwind_walk(_Unwind_Exception* exc, ringo::runtime::unwindRegs* r);
+__attribute__((visibility("hidden"))) void* ringo_unwind_real_resume();
+__attribute__((visibility("hidden"))) bool ringo_unwind_walk(_Unwind_Exception* exc, ringo::runtime::unwindRegs* r);
 }
 
 namespace ringo::runtime {
@@ -136,19 +143,34 @@ struct framerule {
 // The per-M cache (M.unwindcache, allocated by the M's first Goexit):
 // direct-mapped on the return address. A collision only costs a second
 // decode.
+//
+// A rule is only as good as the code at its address: after a dlclose, and
+// a dlopen that maps other code there, it would be wrong. libgcc asks the
+// dynamic linker at every step; ringo asks once per Goexit, at its start,
+// for the loader's counts of objects added and removed (dl_iterate_phdr),
+// and publishes them in loadgen. Every walk (the start, and each resume,
+// perhaps on another M) flushes a cache filled under other counts. Counts
+// read at a Goexit's start cover every frame on its stack: those frames'
+// code stays loaded while they are there.
 constexpr size_t kCacheSize = 256;
 
-std::atomic<int> fastEnabled{-1};  // -1: not read yet
+struct framecache {
+  uint64_t gen = 0;  // loadgen when the rules were decoded
+  framerule rules[kCacheSize];
+};
 
-bool enabled() {
-  int v = fastEnabled.load(std::memory_order_relaxed);
-  if (v < 0) {
-    const char* env = getenv("RINGO_GOEXIT_UNWIND");
-    v = !(env != nullptr && strcmp(env, "libgcc") == 0);
-    fastEnabled.store(v, std::memory_order_relaxed);
-  }
-  return v != 0;
+std::atomic<uint64_t> loadgen{0};  // only grows
+
+int loaderCounts(dl_phdr_info* info, size_t size, void* data) {
+  uint64_t n = UINT64_MAX;  // a loader without the counts (none since glibc 2.4): no fast path
+  if (size >= offsetof(dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) n = info->dlpi_adds + info->dlpi_subs;
+  *static_cast<uint64_t*>(data) = n;
+  return 1;  // the counts are the same in every entry: the first will do
 }
+
+bool fastEnabled = false;  // set by unwindinit, before any M starts
+
+bool enabled() { return fastEnabled; }
 
 // ---- reading DWARF ----
 
@@ -256,9 +278,15 @@ bool runcfa(reader r, const unsigned char* end, uintptr_t loc, uintptr_t ra, con
             const cfastate* initial) {
   cfastate stack[8];
   int depth = 0;
+  // setoff records "reg saved at CFA+off". A saved rsp (libgcc would take
+  // the caller's rsp from that slot, not from the CFA) and a slot at CFA+0
+  // (0 means "unchanged" in a framerule) are left to libgcc.
   auto setoff = [&](uint64_t reg, int64_t off) {
+    if (reg == uint64_t(kRegRSP)) return false;
     int i = trackedIndex(reg);
-    if (i >= 0) s.saved[i] = off;
+    if (i < 0) return true;
+    if (off == 0) return false;
+    s.saved[i] = off;
     return true;
   };
   auto untrack = [&](uint64_t reg) {  // a rule this unwinder cannot follow
@@ -269,7 +297,9 @@ bool runcfa(reader r, const unsigned char* end, uintptr_t loc, uintptr_t ra, con
     uint8_t low = op & 0x3f;
     switch (op >> 6) {
       case 1: loc += low * c.codeAlign; continue;  // advance_loc
-      case 2: setoff(low, int64_t(r.uleb()) * c.dataAlign); continue;  // offset
+      case 2:  // offset
+        if (!setoff(low, int64_t(r.uleb()) * c.dataAlign)) return false;
+        continue;
       case 3: {  // restore
         int i = trackedIndex(low);
         if (i >= 0) s.saved[i] = initial ? initial->saved[i] : 0;
@@ -284,7 +314,7 @@ bool runcfa(reader r, const unsigned char* end, uintptr_t loc, uintptr_t ra, con
       case 0x04: loc += r.fixed<uint32_t>() * c.codeAlign; break;  // advance_loc4
       case 0x05: {  // offset_extended
         uint64_t reg = r.uleb();
-        setoff(reg, int64_t(r.uleb()) * c.dataAlign);
+        if (!setoff(reg, int64_t(r.uleb()) * c.dataAlign)) return false;
         break;
       }
       case 0x06: {  // restore_extended
@@ -324,7 +354,7 @@ bool runcfa(reader r, const unsigned char* end, uintptr_t loc, uintptr_t ra, con
       }
       case 0x11: {  // offset_extended_sf
         uint64_t reg = r.uleb();
-        setoff(reg, r.sleb() * c.dataAlign);
+        if (!setoff(reg, r.sleb() * c.dataAlign)) return false;
         break;
       }
       case 0x12: s.cfareg = r.uleb(); s.cfaoff = r.sleb() * c.dataAlign; break;  // def_cfa_sf
@@ -503,12 +533,10 @@ void decode(uintptr_t ra, framerule& f) {
   f.cfareg = uint8_t(s.cfareg);
   f.cfaoff = int32_t(s.cfaoff);
 
+  // libgcc calls any personality, LSDA or not; only C++'s is known here.
+  if (c.personality != 0 && c.personality != reinterpret_cast<uintptr_t>(&__gxx_personality_v0)) return;
   f.kind = kPass;
   if (lsda == nullptr || c.personality == 0) return;
-  if (c.personality != reinterpret_cast<uintptr_t>(&__gxx_personality_v0)) {
-    f.kind = kUnsupported;
-    return;
-  }
   if (!lsdaAction(lsda, func, ra - 1, f.lp, f.selector)) {
     f.kind = kUnsupported;
     return;
@@ -516,23 +544,48 @@ void decode(uintptr_t ra, framerule& f) {
   if (f.lp != 0) f.kind = kLanding;
 }
 
-const framerule& lookup(M* mp, uintptr_t ra) {
-  if (mp->unwindcache == nullptr) mp->unwindcache = new framerule[kCacheSize]();
-  framerule* cache = static_cast<framerule*>(mp->unwindcache);
-  framerule& f = cache[((ra >> 2) ^ (ra >> 11)) & (kCacheSize - 1)];
+// lookup returns the rule for ra, or null when there is no memory for the
+// cache (the walk then gives up: nothing may throw out of it).
+framecache* mcache(M* mp) {
+  if (mp->unwindcache == nullptr) mp->unwindcache = new (std::nothrow) framecache();
+  auto* c = static_cast<framecache*>(mp->unwindcache);
+  if (c == nullptr) return nullptr;
+  const uint64_t gen = loadgen.load(std::memory_order_relaxed);
+  if (c->gen != gen) {
+    for (framerule& f : c->rules) f = framerule{};
+    c->gen = gen;
+  }
+  return c;
+}
+
+const framerule* lookup(framecache* c, uintptr_t ra) {
+  framerule& f = c->rules[((ra >> 2) ^ (ra >> 11)) & (kCacheSize - 1)];
   if (f.ra != ra || f.kind == kEmpty) decode(ra, f);
-  return f;
+  return &f;
 }
 
 }  // namespace
 
+void unwindinit() {
+  const char* env = getenv("RINGO_GOEXIT_UNWIND");
+  fastEnabled = !(env != nullptr && strcmp(env, "libgcc") == 0);
+}
+
+void* unwindStopArg() { return fastEnabled ? reinterpret_cast<void*>(kUnwindFast) : nullptr; }
+
 void unwindcachefree(M* mp) {
-  delete[] static_cast<framerule*>(mp->unwindcache);
+  delete static_cast<framecache*>(mp->unwindcache);
   mp->unwindcache = nullptr;
 }
 
 bool unwindFast(_Unwind_Exception* exc) {
   if (!enabled()) return false;
+  uint64_t counts = UINT64_MAX;
+  dl_iterate_phdr(loaderCounts, &counts);
+  if (counts == UINT64_MAX) return false;
+  uint64_t seen = loadgen.load(std::memory_order_relaxed);
+  while (seen < counts && !loadgen.compare_exchange_weak(seen, counts, std::memory_order_relaxed)) {
+  }
   exc->private_1 = reinterpret_cast<_Unwind_Ptr>(&goexitStop);
   exc->private_2 = kUnwindFast;
   return ringo_unwind_goexit(exc) != 0;  // returns only when it gives up
@@ -549,8 +602,12 @@ using namespace ringo::runtime;
 bool ringo_unwind_walk(_Unwind_Exception* exc, unwindRegs* r) {
   M* mp = getm();  // a goroutine's Goexit, so an M; the walk does not park
   if (mp == nullptr) return false;
+  framecache* cache = mcache(mp);
+  if (cache == nullptr) return false;
   for (int depth = 0; depth < 4096; depth++) {
-    const framerule f = lookup(mp, r->rip);
+    const framerule* fp = lookup(cache, r->rip);
+    if (fp == nullptr) return false;
+    const framerule f = *fp;
     switch (f.kind) {
       case kGoexit: {
         P* pp = mp->p;

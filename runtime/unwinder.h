@@ -32,6 +32,14 @@ _Unwind_Reason_Code goexitStop(int, _Unwind_Action, _Unwind_Exception_Class, _Un
 // frame it leaves to libgcc; otherwise it does not return.
 bool unwindFast(_Unwind_Exception* exc);
 
+// unwindinit reads RINGO_GOEXIT_UNWIND (schedinit, before any M starts).
+void unwindinit();
+
+// unwindStopArg is the stop argument of Goexit's libgcc unwind: kUnwindFast
+// when the fast path is on, so that the landing pads after a frame libgcc
+// had to take come back to ringo's walk.
+void* unwindStopArg();
+
 struct M;
 // unwindcachefree frees the M's cache of frame rules (at teardown).
 void unwindcachefree(M* mp);
