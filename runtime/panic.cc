@@ -51,12 +51,9 @@
 
 extern "C" {
 [[noreturn]] void ringo_goexit1();
-extern char ringo_goexit_end[];
 }
 
 namespace ringo::runtime {
-
-void goexit();
 
 namespace {
 
@@ -133,11 +130,8 @@ std::terminate_handler previousTerminate = nullptr;
 
 _Unwind_Reason_Code goexitStop(int, _Unwind_Action actions, _Unwind_Exception_Class, _Unwind_Exception*,
                                _Unwind_Context* ctx, void*) {
-  const uintptr_t ip = _Unwind_GetIP(ctx);
-  // goexit's frame: its return address is goexit+1 (see asm_amd64.S).
-  if (ip > reinterpret_cast<uintptr_t>(&goexit) && ip <= reinterpret_cast<uintptr_t>(ringo_goexit_end)) {
-    if (P* pp = getm() ? getm()->p : nullptr)
-      pp->goexitLibgcc.store(pp->goexitLibgcc.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (isgoexitpc(_Unwind_GetIP(ctx))) {
+    if (P* pp = getm() ? getm()->p : nullptr) owneradd(pp->goexitLibgcc, uint64_t(1));
     ringo_goexit1();
   }
   if (actions & _UA_END_OF_STACK)

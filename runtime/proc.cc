@@ -605,8 +605,8 @@ void newprocStart(G* gp, entryFn entry, void* arg) {
   M* mp = getm();
   if (mp != nullptr && mp->p != nullptr) {
     P* pp = mp->p;
-    pp->ngdelta.store(pp->ngdelta.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    pp->nstarted.store(pp->nstarted.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    owneradd(pp->ngdelta, int64_t(1));
+    owneradd(pp->nstarted, uint64_t(1));
     runqput(pp, gp, true);
   } else {
     sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
@@ -717,8 +717,7 @@ void wakeNetPoller(int64_t when) {
 // On g0 (goexit0) or on the G switched to (exitCommit).
 static void gdestroy(M* mp, G* gp) {
   setgstatus(gp, Grunning, Gdead);
-  P* pp = mp->p;
-  pp->ngdelta.store(pp->ngdelta.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  owneradd(mp->p->ngdelta, int64_t(-1));
   const bool goexited = gp->goexiting;
   gp->goexiting = false;
   gp->eh = {};
@@ -953,9 +952,6 @@ static int64_t earliestTimer() {
   return first;
 }
 
-// checkdead is called with sched.lock held when an M goes idle. If no M is
-// running or polling, no goroutine can ever run again unless a timer is
-// pending: as in Go, that is a deadlock and the program stops.
 // gcountLocked is the number of goroutines not dead (Go's gcount): the
 // global count plus every P's. sched.lock, which keeps allp in place.
 static int32_t gcountLocked() {
@@ -964,6 +960,9 @@ static int32_t gcountLocked() {
   return int32_t(n);
 }
 
+// checkdead is called with sched.lock held when an M goes idle. If no M is
+// running or polling, no goroutine can ever run again unless a timer is
+// pending: as in Go, that is a deadlock and the program stops.
 static void checkdead() {
   const int32_t run = int32_t(sched.allm.size()) - sched.nmidle.load() - sched.nmidlelocked.load();
   if (run > 0) return;

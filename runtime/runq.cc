@@ -124,8 +124,9 @@ static uint32_t runqgrab(P* p2, P* pp, uint32_t at, bool stealRunNext) {
         // spin: the owner may still be inside wakep's futex call, which
         // takes microseconds here, and a sleeping thief leaves the CPU to
         // it. (usleep(3) sleeps for the timer slack: about 100 us on this
-        // kernel, as Go's does.) If the owner switched meanwhile, the runnext we see is a
-        // fresh hand-off, not the one we waited on: leave it.
+        // kernel, as Go's does.) If the owner switched meanwhile, the
+        // runnext we see is a fresh hand-off, not the one we waited on:
+        // leave it.
         const uint32_t tick = p2->schedtickPub.load(std::memory_order_relaxed);
         usleep(3);
         if (p2->schedtickPub.load(std::memory_order_relaxed) != tick) return 0;

@@ -276,6 +276,14 @@ struct P {
   } sysmontick;
 };
 
+// owneradd adds d to a counter only its owner writes (a P's, by the M that
+// holds it): a plain load and store, no locked instruction; readers on other
+// threads load it relaxed.
+template <typename T>
+inline void owneradd(std::atomic<T>& v, T d) {
+  v.store(v.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+}
+
 // sched is the global state; everything below is guarded by sched.lock
 // unless it is atomic.
 struct schedt {

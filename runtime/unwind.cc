@@ -93,7 +93,6 @@ _Unwind_Reason_Code __gxx_personality_v0(int, _Unwind_Action, _Unwind_Exception_
                                          _Unwind_Context*);
 [[noreturn]] void ringo_goexit1();
 [[noreturn]] void ringo_unwind_install(const ringo::runtime::unwindRegs* r);
-extern char ringo_goexit_end[];
 // libgcc's _Unwind_Resume, for every exception that is not a fast Goexit;
 // resolved on first use by ringo_unwind_real_resume (asm_amd64.S reads it).
 __attribute__((visibility("hidden"))) void* ringo_unwind_next_resume = nullptr;
@@ -102,8 +101,6 @@ __attribute__((visibility("hidden"))) bool ringo_unwind_walk(_Unwind_Exception* 
 }
 
 namespace ringo::runtime {
-
-void goexit();
 
 static_assert(offsetof(unwindRegs, rbx) == 0 && offsetof(unwindRegs, rsp) == 48 &&
                   offsetof(unwindRegs, rip) == 56 && offsetof(unwindRegs, rax) == 64 &&
@@ -169,8 +166,6 @@ int loaderCounts(dl_phdr_info* info, size_t size, void* data) {
 }
 
 bool fastEnabled = false;  // set by unwindinit, before any M starts
-
-bool enabled() { return fastEnabled; }
 
 // ---- reading DWARF ----
 
@@ -491,7 +486,7 @@ void decode(uintptr_t ra, framerule& f) {
   f = framerule{};
   f.ra = ra;
   f.kind = kUnsupported;
-  if (ra > reinterpret_cast<uintptr_t>(&goexit) && ra <= reinterpret_cast<uintptr_t>(ringo_goexit_end)) {
+  if (isgoexitpc(ra)) {
     f.kind = kGoexit;
     return;
   }
@@ -544,8 +539,9 @@ void decode(uintptr_t ra, framerule& f) {
   if (f.lp != 0) f.kind = kLanding;
 }
 
-// lookup returns the rule for ra, or null when there is no memory for the
-// cache (the walk then gives up: nothing may throw out of it).
+// mcache returns mp's cache, flushed if the loader's counts moved, or null
+// when there is no memory for it (the walk then gives up: nothing may throw
+// out of it).
 framecache* mcache(M* mp) {
   if (mp->unwindcache == nullptr) mp->unwindcache = new (std::nothrow) framecache();
   auto* c = static_cast<framecache*>(mp->unwindcache);
@@ -558,6 +554,7 @@ framecache* mcache(M* mp) {
   return c;
 }
 
+// lookup returns the rule for ra, decoding it on a miss.
 const framerule* lookup(framecache* c, uintptr_t ra) {
   framerule& f = c->rules[((ra >> 2) ^ (ra >> 11)) & (kCacheSize - 1)];
   if (f.ra != ra || f.kind == kEmpty) decode(ra, f);
@@ -579,7 +576,7 @@ void unwindcachefree(M* mp) {
 }
 
 bool unwindFast(_Unwind_Exception* exc) {
-  if (!enabled()) return false;
+  if (!fastEnabled) return false;
   uint64_t counts = UINT64_MAX;
   dl_iterate_phdr(loaderCounts, &counts);
   if (counts == UINT64_MAX) return false;
@@ -610,8 +607,7 @@ bool ringo_unwind_walk(_Unwind_Exception* exc, unwindRegs* r) {
     const framerule f = *fp;
     switch (f.kind) {
       case kGoexit: {
-        P* pp = mp->p;
-        if (pp) pp->goexitFast.store(pp->goexitFast.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        if (P* pp = mp->p) owneradd(pp->goexitFast, uint64_t(1));
         ringo_goexit1();
       }
       case kLanding:

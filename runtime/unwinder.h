@@ -23,6 +23,15 @@ struct unwindRegs {
 // is ringo's to continue.
 constexpr uintptr_t kUnwindFast = 0x52494e474f465354ULL;  // "RINGOFST"
 
+void goexit();
+extern "C" char ringo_goexit_end[];
+
+// isgoexitpc reports whether ra is goexit's return address as unwinders see
+// it: goexit+1, inside goexit (asm_amd64.S), where every walk ends.
+inline bool isgoexitpc(uintptr_t ra) {
+  return ra > reinterpret_cast<uintptr_t>(&goexit) && ra <= reinterpret_cast<uintptr_t>(ringo_goexit_end);
+}
+
 // goexitStop is the forced unwind's stop function (panic.cc).
 _Unwind_Reason_Code goexitStop(int, _Unwind_Action, _Unwind_Exception_Class, _Unwind_Exception*, _Unwind_Context*,
                                void*);
