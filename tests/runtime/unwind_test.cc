@@ -40,6 +40,15 @@ Counts counts() {
   return {s.goexits_fast, s.goexits_libgcc};
 }
 
+// waitAlone waits until main is the only goroutine left. wg.Done runs in
+// a goroutine's outermost Defer; the Goexit is counted when its walk
+// reaches goexit, just after, and on another P main may already be
+// reading. Bounded: a hang fails the test.
+void waitAlone() {
+  for (int i = 0; i < 10000 && ringo::NumGoroutine() > 1; i++) ringo::Sleep(std::chrono::milliseconds(1));
+  ASSERT_EQ(ringo::NumGoroutine(), 1);
+}
+
 // Runs body on n goroutines and returns how the Goexits were unwound.
 Counts goexits(int n, const std::function<void()>& body) {
   Counts d{};
@@ -53,6 +62,7 @@ Counts goexits(int n, const std::function<void()>& body) {
         body();
       });
     wg.Wait();
+    waitAlone();
     Counts after = counts();
     d = {after.fast - before.fast, after.libgcc - before.libgcc};
   });
@@ -93,6 +103,17 @@ struct Sums {
   [[gnu::always_inline]] inline ~Sums() { record(out, a, b, c, d, e); }
 };
 
+// sums fills a Sums in the calling frame (inlined, so each frame shape
+// below keeps the values in its own registers).
+[[gnu::always_inline]] inline Sums sums(std::vector<uint64_t>* out, uint64_t seed) {
+  Sums s{out, mix(seed), 0, 0, 0, 0};
+  s.b = mix(s.a);
+  s.c = mix(s.b);
+  s.d = mix(s.c);
+  s.e = mix(s.d);
+  return s;
+}
+
 uint64_t expected(uint64_t seed) {
   uint64_t a = mix(seed), b = mix(a), c = mix(b), d = mix(c), e = mix(d);
   return a + 2 * b + 3 * c + 5 * d + 7 * e;
@@ -101,11 +122,7 @@ uint64_t expected(uint64_t seed) {
 void descend(std::vector<uint64_t>* out, uint64_t seed, int depth);
 
 [[gnu::noinline]] void frameWithPointer(std::vector<uint64_t>* out, uint64_t seed, int depth) {
-  Sums s{out, mix(seed), 0, 0, 0, 0};
-  s.b = mix(s.a);
-  s.c = mix(s.b);
-  s.d = mix(s.c);
-  s.e = mix(s.d);
+  Sums s = sums(out, seed);
   descend(out, seed + 1, depth - 1);
   s.out = nullptr;  // not reached: Goexit is below
 }
@@ -118,11 +135,7 @@ void descend(std::vector<uint64_t>* out, uint64_t seed, int depth);
 [[gnu::noinline, gnu::optimize("omit-frame-pointer")]]
 #endif
 void frameWithoutPointer(std::vector<uint64_t>* out, uint64_t seed, int depth) {
-  Sums s{out, mix(seed), 0, 0, 0, 0};
-  s.b = mix(s.a);
-  s.c = mix(s.b);
-  s.d = mix(s.c);
-  s.e = mix(s.d);
+  Sums s = sums(out, seed);
   descend(out, seed + 1, depth - 1);
   s.out = nullptr;
 }
@@ -131,11 +144,7 @@ void frameWithoutPointer(std::vector<uint64_t>* out, uint64_t seed, int depth) {
 [[gnu::noinline]] void frameWithAlloca(std::vector<uint64_t>* out, uint64_t seed, int depth) {
   volatile char* buf = static_cast<volatile char*>(__builtin_alloca(64 + (seed & 63)));
   buf[0] = char(seed);
-  Sums s{out, mix(seed), 0, 0, 0, 0};
-  s.b = mix(s.a);
-  s.c = mix(s.b);
-  s.d = mix(s.c);
-  s.e = mix(s.d);
+  Sums s = sums(out, seed);
   descend(out, seed + 1 + uint64_t(buf[0] & 0), depth - 1);
   s.out = nullptr;
 }
@@ -285,6 +294,7 @@ TEST(GoexitUnwind, DeferBodiesThatParkResumeTheWalkOnAnyM) {
             }
           });
         wg.Wait();
+        waitAlone();
         Counts after = counts();
         d = {after.fast - before.fast, after.libgcc - before.libgcc};
       },
