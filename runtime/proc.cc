@@ -1299,7 +1299,10 @@ void exitsyscall() {
 
 // handoffp finds an M for pp, which nobody holds (taken from a Blocking
 // call, or left by a locked M): one is started if pp or the global queue has
-// work, or if no M is looking for work; else pp goes idle.
+// work, if no M is looking for work, or if pp is the last P and no M waits
+// in the poller (else parked I/O would have nobody to complete it: the M
+// that handed pp off sleeps in a Blocking call or in stoplockedm, and every
+// other M sleeps in stopm); else pp goes idle.
 static void handoffp(P* pp) {
   if (!runqempty(pp) || sched.runqsize.load() > 0) {
     startm(pp, false);
@@ -1313,10 +1316,17 @@ static void handoffp(P* pp) {
     return;
   }
   const int64_t when = pp->timers.next.load(std::memory_order_relaxed);
-  {
-    lockGuard g(&sched.lock);
-    pidleput(pp);
+  lock(&sched.lock);
+  // Both checked again under the lock: pidleput below publishes pp to the
+  // Ms that look for work, and the poller's M takes its P under it too.
+  if (sched.runqsize.load() > 0 ||
+      (sched.npidle.load() == sched.gomaxprocs - 1 && sched.lastpoll.load() != 0)) {
+    unlock(&sched.lock);
+    startm(pp, false);
+    return;
   }
+  pidleput(pp);
+  unlock(&sched.lock);
   if (when != 0) wakeNetPoller(when);
 }
 

@@ -839,6 +839,38 @@ TEST(Shared, ALockedGoroutineCanWaitForTheNetwork) {
   });
 }
 
+// The same with nothing else to run: main itself is wired and parks in Read
+// while the other P's M sleeps (nobody waited on the network when it went
+// idle), and the bytes come from a thread outside the runtime. The last P,
+// handed off by stoplockedm, must bring an M to the poller, or the
+// completion sits in the ring with nobody to reap it (sysmon sleeps too:
+// every P is idle). A hang is reported by a watchdog thread after 10 s.
+TEST(Shared, ALockedGoroutineIsCompletedWhenNoOtherMIsAwake) {
+  RunP(2, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    const uint64_t before = ringo::netpoll::ReadStats().waits;
+    std::atomic<bool> done{false};
+    std::thread writer([&, fd = c.Fd()] {
+      const int64_t parked = MonoNanos() + 5'000'000'000;
+      while (ringo::netpoll::ReadStats().waits == before && MonoNanos() < parked) usleep(1000);
+      ASSERT_EQ(::write(fd, "wired", 5), 5);
+      const int64_t limit = MonoNanos() + 10'000'000'000;
+      while (!done.load() && MonoNanos() < limit) usleep(1000);
+      if (!done.load()) {
+        fprintf(stderr, "ALockedGoroutineIsCompletedWhenNoOtherMIsAwake: the Read was never completed\n");
+        std::_Exit(1);
+      }
+    });
+    ringo::LockOSThread();
+    const std::string got = ReadFull(s, 5);
+    ringo::UnlockOSThread();
+    done.store(true);
+    writer.join();
+    EXPECT_EQ(got, "wired");
+  });
+}
+
 // One P whose run queue never drains (a goroutine that keeps yielding):
 // the operation a parked goroutine queued is submitted anyway (sysmon's
 // poll, every 10 ms), so the reader is not starved.
