@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # bench_net.sh — ringo's network benchmarks (net_bench.cc) side by side with
 # their Go twins (gonet/main.go, Go 1.19, Debian golang-go), in one run on
-# this machine: ringo on io_uring, ringo on epoll (RINGO_POLLER=epoll), Go.
+# this machine: ringo on io_uring, ringo on epoll (RINGO_POLLER=epoll),
+# ringo on io_uring with RINGO_POLLSPIN=$POLLSPIN (default 20 µs: the
+# poller spins that long before it sleeps), Go.
 #
-#   loadtest/bench_net.sh               # 5 alternating repetitions (about 3 minutes)
+#   loadtest/bench_net.sh               # 5 alternating repetitions (about 5 minutes)
 #   REPS=1 loadtest/bench_net.sh        # a smoke run
 #
 #   PingPong64   one connection, 64-byte round trips (PINGPONG_N, default
@@ -23,8 +25,8 @@
 #                client is usually the bottleneck, so AcceptCPU (the server's
 #                CPU time per accept) is the server's own figure.
 #
-# Each repetition runs every benchmark on the three in turn, so drift hits
-# all three; the table shows medians, ranges and ratios. Each program's
+# Each repetition runs every benchmark on the four in turn, so drift hits
+# all four; the table shows medians, ranges and ratios. Each program's
 # stderr (ringo's poller counters, the accept client's count) is kept in
 # build/loadtest/netbench/<impl>.log. ACCEPT_PORT (default 47311) is the
 # accept server's port on 127.0.0.1.
@@ -38,7 +40,8 @@ pingpong_n=${PINGPONG_N:-100000}
 secs=${SECS:-3}
 addr=127.0.0.1:${ACCEPT_PORT:-47311}
 idle_conns=${IDLE_CONNS:-5000}
-impls=(ringo-uring ringo-epoll go)
+pollspin=${POLLSPIN:-20}
+impls=(ringo-uring ringo-epoll ringo-spin go)
 out=build/loadtest/netbench
 mkdir -p "$out"
 rm -f "$out"/*.txt "$out"/*.log
@@ -61,6 +64,8 @@ start() { # impl procs cpus args... (stdout, stderr as the caller's): one progra
   case $impl in
     ringo-uring) RINGO_POLLER=uring RINGO_MAXPROCS=$procs taskset -c "$cpus" build/loadtest/net_bench "$@" & ;;
     ringo-epoll) RINGO_POLLER=epoll RINGO_MAXPROCS=$procs taskset -c "$cpus" build/loadtest/net_bench "$@" & ;;
+    ringo-spin) RINGO_POLLER=uring RINGO_POLLSPIN=$pollspin RINGO_MAXPROCS=$procs taskset -c "$cpus" \
+      build/loadtest/net_bench "$@" & ;;
     go) GOMAXPROCS=$procs taskset -c "$cpus" build/loadtest/gonet "$@" & ;;
     client) taskset -c "$cpus" build/loadtest/net_bench "$@" & ;;
   esac
@@ -131,8 +136,10 @@ echo
 echo "Ratios are plain quotients of the medians: for ns (time) lower is better, so a ratio below 1 favours the"
 echo "numerator; for MB/s and /s (rates) higher is better, so a ratio above 1 favours it."
 echo
-echo "| benchmark | procs | unit (better) | ringo-uring | ringo-epoll | Go 1.19 | uring / Go | epoll / Go | uring / epoll |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "ringo-spin is ringo-uring with RINGO_POLLSPIN=$pollspin (the poller spins up to $pollspin µs before it sleeps)."
+echo
+echo "| benchmark | procs | unit (better) | ringo-uring | ringo-epoll | ringo-spin | Go 1.19 | uring / Go | epoll / Go | uring / epoll | spin / Go |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for row in "PingPong64 1 ns/round trip (lower)" "PingPong64 2 ns/round trip (lower)" \
   "PingPong64CPU 1 CPU ns/round trip (lower)" "PingPong64CPU 2 CPU ns/round trip (lower)" \
   "Echo100 2 MB/s (higher)" "Echo100CPU 2 CPU ns/4 KiB echoed (lower)" \
@@ -140,8 +147,10 @@ for row in "PingPong64 1 ns/round trip (lower)" "PingPong64 2 ns/round trip (low
   read -r name procs unit <<<"$row"
   u=$(median "$out/ringo-uring.txt" "$name" "$procs")
   e=$(median "$out/ringo-epoll.txt" "$name" "$procs")
+  sp=$(median "$out/ringo-spin.txt" "$name" "$procs")
   g=$(median "$out/go.txt" "$name" "$procs")
   echo "| $name | $procs | $unit | $u ($(range "$out/ringo-uring.txt" "$name" "$procs")) |" \
-    "$e ($(range "$out/ringo-epoll.txt" "$name" "$procs")) | $g ($(range "$out/go.txt" "$name" "$procs")) |" \
-    "$(ratio "$u" "$g") | $(ratio "$e" "$g") | $(ratio "$u" "$e") |"
+    "$e ($(range "$out/ringo-epoll.txt" "$name" "$procs")) | $sp ($(range "$out/ringo-spin.txt" "$name" "$procs")) |" \
+    "$g ($(range "$out/go.txt" "$name" "$procs")) |" \
+    "$(ratio "$u" "$g") | $(ratio "$e" "$g") | $(ratio "$u" "$e") | $(ratio "$sp" "$g") |"
 done

@@ -128,6 +128,28 @@ TEST_F(Fallback, UnknownPollerNameIsAClearError) {
       ::testing::ExitedWithCode(2), "RINGO_POLLER=kqueue: want uring or epoll");
 }
 
+TEST_F(Fallback, BadPollSpinIsAClearError) {
+  for (const char* bad : {"fast", "-1", "10001", "20us"}) {
+    EXPECT_EXIT(
+        {
+          setenv("RINGO_POLLSPIN", bad, 1);
+          EchoOnce("io_uring");
+        },
+        ::testing::ExitedWithCode(2), "RINGO_POLLSPIN=.*: want microseconds, 0 to 10000")
+        << bad;
+  }
+}
+
+TEST_F(Fallback, EpollSaysItIgnoresPollSpin) {
+  EXPECT_EXIT(
+      {
+        setenv("RINGO_POLLER", "epoll", 1);
+        setenv("RINGO_POLLSPIN", "20", 1);
+        EchoOnce("epoll");
+      },
+      ::testing::ExitedWithCode(0), "ringo: netpoll: epoll \\(RINGO_POLLER\\); RINGO_POLLSPIN is ignored");
+}
+
 TEST_F(Fallback, TheChoiceIsLoggedOnce) {
   EXPECT_EXIT(
       {

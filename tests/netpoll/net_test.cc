@@ -713,6 +713,62 @@ TEST(Poller, OneEnterForARoundOfOperations) {
   });
 }
 
+// RINGO_POLLSPIN: the M that would sleep in the poller first spins on the
+// completion queues. A peer outside the runtime echoes each byte at once,
+// so on 1 P nearly every reply lands within a 5 ms spin and is reaped
+// without sleeping; without the variable the poller never spins.
+uint64_t SpinHitsOver50RoundTrips(const char* spin) {
+  if (spin)
+    setenv("RINGO_POLLSPIN", spin, 1);
+  else
+    unsetenv("RINGO_POLLSPIN");
+  uint64_t hits = 0;
+  RunP(1, [&] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    std::thread echo([fd = c.Fd()] {
+      char b;
+      while (::recv(fd, &b, 1, 0) == 1 && ::send(fd, &b, 1, MSG_NOSIGNAL) == 1) {
+      }
+    });
+    const uint64_t before = ringo::netpoll::ReadStats().spinHits;
+    for (int i = 0; i < 50; i++) {
+      if (s.Write("x").err || ReadFull(s, 1) != "x") {
+        ADD_FAILURE() << "round trip " << i << " failed";
+        break;
+      }
+    }
+    hits = ringo::netpoll::ReadStats().spinHits - before;
+    (void)s.Close();  // the echo thread's recv sees EOF
+    echo.join();
+  });
+  unsetenv("RINGO_POLLSPIN");
+  return hits;
+}
+
+TEST(Poller, PollSpinReapsRepliesWithoutSleeping) {
+  if (RunP(1, [] { return Uring() ? 1 : 0; }) == 0)
+    GTEST_SKIP() << "RINGO_POLLSPIN is io_uring's; this run uses " << ringo::netpoll::ReadStats().backend;
+  EXPECT_EQ(SpinHitsOver50RoundTrips(nullptr), 0u);
+  EXPECT_GT(SpinHitsOver50RoundTrips("5000"), 0u);
+}
+
+// The spin is bounded: a program waiting 500 ms on a timer with a 10 ms
+// spin sleeps for the rest (the bound catches a spin that never stops).
+TEST(Poller, PollSpinEndsAndThePollerSleeps) {
+  if (RunP(1, [] { return Uring() ? 1 : 0; }) == 0)
+    GTEST_SKIP() << "RINGO_POLLSPIN is io_uring's; this run uses " << ringo::netpoll::ReadStats().backend;
+  setenv("RINGO_POLLSPIN", "10000", 1);
+  int64_t cpu = 0;
+  RunP(1, [&] {
+    const int64_t cpu0 = CpuNanos();
+    ringo::Sleep(500ms);
+    cpu = CpuNanos() - cpu0;
+  });
+  unsetenv("RINGO_POLLSPIN");
+  EXPECT_LT(cpu, 250'000'000) << "the poller kept spinning";
+}
+
 // Recv lends a buffer only when data is there; when the shared ones are all
 // lent, it uses the heap instead of failing.
 TEST(Poller, RecvWithProvidedBuffersAndTheirExhaustion) {
