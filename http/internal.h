@@ -86,9 +86,11 @@ std::string bufget();
 void bufput(std::string s) noexcept;
 
 // ---- Date (server.cc) --------------------------------------------------------
-// dateValue is the current "Date" value, formatted once a second per
-// thread (the view lasts until the thread's next call).
-std::string_view dateValue();
+// dateValue copies the current "Date" value, formatted once a second per
+// thread, into out and returns its length. (A copy, made inside the
+// thread's mLocal: a view of the per-thread buffer would be read after the
+// hand-over, and the next goroutine on the M may rewrite it.)
+size_t dateValue(char (&out)[32]);
 
 // ---- logging (log.cc) ----------------------------------------------------------
 // writeLine queues one line (with its newline) for stderr without waiting.

@@ -900,7 +900,8 @@ void conn::commit(bool final) {
     o += "\r\n"sv;
   }
   if (!haveDate) {
-    o.append("Date: "sv).append(dateValue()).append("\r\n"sv);
+    char date[32];
+    o.append("Date: "sv).append(std::string_view(date, dateValue(date))).append("\r\n"sv);
   }
   if (!haveType && hasBody && (buffered > 0 || !final) && !isHead)
     o.append("Content-Type: "sv).append(sniff(haveBody ? std::string_view(body) : std::string_view())).append("\r\n"sv);
@@ -1028,7 +1029,7 @@ void conn::stopBackgroundRead() {
 
 // ---- Date ---------------------------------------------------------------------
 
-std::string_view dateValue() {
+size_t dateValue(char (&out)[32]) {
   struct cache {
     time_t sec = -1;
     char buf[32];
@@ -1046,10 +1047,11 @@ std::string_view dateValue() {
     gmtime_r(&ts.tv_sec, &t);
     int n = std::snprintf(c.buf, sizeof c.buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[t.tm_wday], t.tm_mday,
                           kMonths[t.tm_mon], t.tm_year + 1900, t.tm_hour, t.tm_min, t.tm_sec);
-    c.len = size_t(std::max(n, 0));
+    c.len = size_t(std::clamp(n, 0, int(sizeof c.buf) - 1));
     c.sec = ts.tv_sec;
   }
-  return {c.buf, c.len};
+  std::memcpy(out, c.buf, c.len);
+  return c.len;
 }
 
 // ---- serving, shutting down ----------------------------------------------------
