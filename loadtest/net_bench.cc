@@ -69,13 +69,13 @@ void printStats(const char* mode) {
   std::fprintf(stderr,
                "%s: %s: %llu sqes (recv %llu, send %llu, accept %llu, cancel %llu, nop %llu), %llu enters "
                "(%llu submitting), %llu cqes; %llu waits, %llu polls, %llu blocking polls, %llu sysmon polls, "
-               "%llu epoll_waits, %llu spin hits\n",
+               "%llu epoll_waits; %llu pollspin hits\n",
                mode, s.backend, (unsigned long long)s.sqes(), (unsigned long long)s.recv,
                (unsigned long long)s.send, (unsigned long long)s.accept, (unsigned long long)s.cancel,
                (unsigned long long)s.nop, (unsigned long long)s.enters, (unsigned long long)s.submits,
                (unsigned long long)s.cqes, (unsigned long long)s.waits, (unsigned long long)s.polls,
                (unsigned long long)s.blockingPolls, (unsigned long long)s.sysmonPolls,
-               (unsigned long long)s.epollWaits, (unsigned long long)s.spinHits);
+               (unsigned long long)s.epollWaits, (unsigned long long)ringo::ReadRuntimeStats().pollspin_hits);
 }
 
 // readFull reads exactly buf.size() bytes (Go's io.ReadFull).

@@ -38,7 +38,6 @@ namespace ringo::netpoll {
 using namespace ringo::runtime;
 
 counters stats;
-int64_t pollSpinNs = 0;
 poller* current = nullptr;
 uint64_t runGen = 0;
 std::atomic<int> nclosers{0};
@@ -49,29 +48,15 @@ bool logged = false;
 
 // ---- choosing a poller ------------------------------------------------------
 
-// spinFromEnv reads RINGO_POLLSPIN: microseconds, 0 to 10000.
-int64_t spinFromEnv() {
-  const char* v = std::getenv("RINGO_POLLSPIN");
-  if (v == nullptr || *v == '\0') return 0;
-  char* end = nullptr;
-  const long long us = std::strtoll(v, &end, 10);
-  if (end == v || *end != '\0' || us < 0 || us > 10000)
-    fatal("ringo: RINGO_POLLSPIN=%s: want microseconds, 0 to 10000", v);
-  return us * 1000;
-}
-
 poller* choose() {
   const char* want = std::getenv("RINGO_POLLER");
-  pollSpinNs = spinFromEnv();
   std::string why;
   if (want && *want && std::strcmp(want, "uring") != 0 && std::strcmp(want, "epoll") != 0)
     fatal("ringo: RINGO_POLLER=%s: want uring or epoll", want);
   if (!want || std::strcmp(want, "epoll") != 0) {
     poller* u = newUring();
     if (u->init()) {
-      if (!logged)
-        std::fprintf(stderr, "ringo: netpoll: io_uring%s%s\n", want ? " (RINGO_POLLER)" : "",
-                     pollSpinNs ? ", spinning before it sleeps (RINGO_POLLSPIN)" : "");
+      if (!logged) std::fprintf(stderr, "ringo: netpoll: io_uring%s\n", want ? " (RINGO_POLLER)" : "");
       logged = true;
       return u;
     }
@@ -82,11 +67,10 @@ poller* choose() {
   poller* e = newEpoll();
   if (!e->init()) fatal("ringo: netpoll: epoll_create1: %s", std::strerror(errno));
   if (!logged) {
-    const char* spin = pollSpinNs ? "; RINGO_POLLSPIN is ignored (io_uring only)" : "";
     if (why.empty())
-      std::fprintf(stderr, "ringo: netpoll: epoll (RINGO_POLLER)%s\n", spin);
+      std::fprintf(stderr, "ringo: netpoll: epoll (RINGO_POLLER)\n");
     else
-      std::fprintf(stderr, "ringo: netpoll: epoll (io_uring unavailable: %s)%s\n", why.c_str(), spin);
+      std::fprintf(stderr, "ringo: netpoll: epoll (io_uring unavailable: %s)\n", why.c_str());
   }
   logged = true;
   return e;
@@ -323,7 +307,6 @@ Stats ReadStats() {
   s.blockingPolls = r(stats.blockingPolls);
   s.sysmonPolls = r(stats.sysmonPolls);
   s.kicks = r(stats.kicks);
-  s.spinHits = r(stats.spinHits);
   s.recvNoBufs = r(stats.recvNoBufs);
   s.epollWaits = r(stats.epollWaits);
   s.parked = current ? current->parked() : 0;

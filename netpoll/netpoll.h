@@ -216,12 +216,9 @@ void heapBufPut(char* p);
 struct counters {
   std::atomic<uint64_t> recv, recvBuf, send, accept, connect, cancel, nop, enters, submits, cqes;
   std::atomic<uint64_t> ringLocksContended, rings;
-  std::atomic<uint64_t> waits, polls, blockingPolls, sysmonPolls, recvNoBufs, epollWaits, kicks, spinHits;
+  std::atomic<uint64_t> waits, polls, blockingPolls, sysmonPolls, recvNoBufs, epollWaits, kicks;
 };
 extern counters stats;
-// pollSpinNs: how long the blocking poll spins before it sleeps
-// (RINGO_POLLSPIN, read when a Run chooses its poller; 0: it does not).
-extern int64_t pollSpinNs;
 inline void count(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 
 // The G list the pollers return: linked through schedlink.

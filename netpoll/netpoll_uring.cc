@@ -239,10 +239,6 @@ class uring final : public poller {
     count(stats.blockingPolls);
     submitAll();  // an M that went to sleep (or is busy) may have left operations queued
     reapAll(list);
-    if (list.head == nullptr && spin(delay)) {
-      reapAll(list);
-      if (list.head) count(stats.spinHits);
-    }
     if (list.head == nullptr) {
       waitAll(delay);
       reapAll(list);
@@ -712,36 +708,6 @@ class uring final : public poller {
       }
     }
     unlock(&r->cqlock);
-  }
-
-  // spin waits up to pollSpinNs (RINGO_POLLSPIN; never past delay) for a
-  // completion on any ring, in user space: the CQs are shared memory, and
-  // our own ring's completion work, which COOP_TASKRUN leaves for us (the
-  // kernel sets TASKRUN and does not interrupt a running thread), is run
-  // with one enter. Returns true if there may be completions to reap, false
-  // on a breakPoll or at the end of the spin. A thread that sleeps in ppoll
-  // must be woken by whoever completes its I/O, and on this VM that wake-up
-  // (an IPI to an idle CPU) costs the waker several microseconds; a thread
-  // that is still awake needs none.
-  bool spin(int64_t delay) {
-    int64_t limit = pollSpinNs;
-    if (limit <= 0) return false;
-    if (delay > 0 && delay < limit) limit = delay;
-    const int64_t end = nanotime() + limit;
-    do {
-      for (int k = 0; k < 64; k++) {
-        const int n = nrings_.load(std::memory_order_relaxed);
-        for (int i = 0; i < n; i++)
-          if (!cqEmpty(rings_[i].load(std::memory_order_relaxed))) return true;
-        if (myRingGen == gen_ && myRing != nullptr && taskrun(myRing)) {
-          enter(myRing, 0, 0, IORING_ENTER_GETEVENTS);
-          return true;
-        }
-        if (wakeSig_.load(std::memory_order_relaxed) != 0) return false;  // waitAll returns at once
-        __builtin_ia32_pause();
-      }
-    } while (nanotime() < end);
-    return false;
   }
 
   // waitAll blocks until some ring has completions, breakPoll, or delay

@@ -177,6 +177,8 @@ std::atomic<uint64_t> statDropped{0};
 std::atomic<uint64_t> statSpinning{0};
 std::atomic<int32_t> statMaxSpinning{0};
 std::atomic<uint64_t> statSteals{0};
+std::atomic<uint64_t> statPollspinHits{0};
+static int64_t pollspinNs;  // RINGO_POLLSPIN, read by schedinit (see pollspin)
 std::atomic<uint64_t> statMs{0};
 
 // Free-list bounds: Go's numbers. A P keeps at most 64 dead Gs and spills
@@ -1039,6 +1041,49 @@ static G* stealWork(M* mp, int64_t now, int64_t* pollUntil, bool* newWork) {
   return nullptr;
 }
 
+// pollspin (RINGO_POLLSPIN, off by default) keeps the P a little longer
+// when findRunnable has found nothing but goroutines wait on I/O: it polls
+// the network without blocking for up to pollspinNs, and never past the P's
+// next timer. An M that gives its P up and sleeps must be woken when work
+// comes, and every such wake-up costs twice: the waker's CPU sends an
+// interrupt to an idle one (several microseconds in a VM, paid by the peer
+// that completed the I/O, often another process), and the woken thread
+// often lands behind a busy one while a CPU sits idle. An M that is still
+// awake needs neither. What it costs is the spin itself, CPU time a server
+// that is not saturated would leave idle: see README, "Spinning before the
+// poller sleeps". The poll is the same poll(0) as above (io_uring: reading
+// the shared completion queues, and one enter when the kernel flags this
+// M's deferred completion work; epoll: an epoll_wait(0), skipped while
+// another M blocks in the poller, whose finds then come through the global
+// queue). Returns a goroutine the poll readied, or null with *retry set
+// when findRunnable should look again (work queued meanwhile, a timer due).
+static G* pollspin(M* mp, P* pp, int64_t pollUntil, bool* retry) {
+  int64_t end = nanotime() + pollspinNs;
+  if (pollUntil != 0 && pollUntil < end) end = pollUntil;
+  do {
+    for (int i = 0; i < 16; i++) {
+      if (G* list = netpollCurrent->poll(0)) {
+        statPollspinHits.fetch_add(1, std::memory_order_relaxed);
+        G* gp = list;
+        list = list->schedlink;
+        gp->schedlink = nullptr;
+        injectglist(mp, list);
+        casgstatus(gp, Gwaiting, Grunnable);
+        return gp;
+      }
+      if (sched.exiting.load(std::memory_order_relaxed) || !runqempty(pp) ||
+          sched.runqsize.load(std::memory_order_relaxed) > 0) {
+        *retry = true;
+        return nullptr;
+      }
+      __builtin_ia32_pause();
+    }
+  } while (nanotime() < end);
+  // A timer of this P is due: run it with the P held (findRunnable's top).
+  *retry = pollUntil != 0 && nanotime() >= pollUntil;
+  return nullptr;
+}
+
 // findRunnable finds a goroutine to run, parking the M until there is one.
 // Returns null when Run is ending. On g0. See "Many Ps" and "Spinning" at
 // the top of this file.
@@ -1090,6 +1135,12 @@ top:
     bool newWork = false;
     if (G* gp = stealWork(mp, nanotime(), &pollUntil, &newWork)) return gp;
     if (newWork) goto top;  // timers ran elsewhere and may have readied Gs
+  }
+
+  if (pollspinNs > 0 && netpollCurrent->anyWaiters()) {
+    bool retry = false;
+    if (G* gp = pollspin(mp, pp, pollUntil, &retry)) return gp;
+    if (retry) goto top;
   }
 
   // Nothing found: give up the P.
@@ -1519,6 +1570,17 @@ static void schedtrace(int64_t now) {
   (void)!write(2, line.data(), line.size());
 }
 
+// envMicros reads a duration in microseconds, 0 (the default) to max.
+static int64_t envMicros(const char* name, int64_t max) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return 0;
+  char* end = nullptr;
+  long long us = std::strtoll(v, &end, 10);
+  if (end == v || *end != '\0' || us < 0 || us > max)
+    fatal("%s=%s: want microseconds, 0 to %lld", name, v, (long long)max);
+  return us * 1000;
+}
+
 static int64_t envMillis(const char* name, int64_t dflt) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0') return dflt * 1000000;
@@ -1737,6 +1799,8 @@ static void schedinit(const ringo::Options& opts) {
   statSpinning.store(0);
   statMaxSpinning.store(0);
   statSteals.store(0);
+  statPollspinHits.store(0);
+  pollspinNs = envMicros("RINGO_POLLSPIN", 10000);
   statMs.store(0);
   installTerminateHandler();
   unwindinit();
@@ -1942,6 +2006,7 @@ RuntimeStats ReadRuntimeStats() {
   s.spinning_transitions = runtime::statSpinning.load(std::memory_order_relaxed);
   s.max_spinning = uint64_t(runtime::statMaxSpinning.load(std::memory_order_relaxed));
   s.steals = runtime::statSteals.load(std::memory_order_relaxed);
+  s.pollspin_hits = runtime::statPollspinHits.load(std::memory_order_relaxed);
   // From a goroutine, Run is running and allp stays put until it returns.
   if (runtime::getg() != nullptr) {
     using runtime::sched;

@@ -140,16 +140,6 @@ TEST_F(Fallback, BadPollSpinIsAClearError) {
   }
 }
 
-TEST_F(Fallback, EpollSaysItIgnoresPollSpin) {
-  EXPECT_EXIT(
-      {
-        setenv("RINGO_POLLER", "epoll", 1);
-        setenv("RINGO_POLLSPIN", "20", 1);
-        EchoOnce("epoll");
-      },
-      ::testing::ExitedWithCode(0), "ringo: netpoll: epoll \\(RINGO_POLLER\\); RINGO_POLLSPIN is ignored");
-}
-
 TEST_F(Fallback, TheChoiceIsLoggedOnce) {
   EXPECT_EXIT(
       {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <gtest/gtest.h>
 #include <ringo/ringo.h>
 #include <sys/resource.h>
@@ -713,10 +714,10 @@ TEST(Poller, OneEnterForARoundOfOperations) {
   });
 }
 
-// RINGO_POLLSPIN: the M that would sleep in the poller first spins on the
-// completion queues. A peer outside the runtime echoes each byte at once,
-// so on 1 P nearly every reply lands within a 5 ms spin and is reaped
-// without sleeping; without the variable the poller never spins.
+// RINGO_POLLSPIN: an M that finds nothing to run while goroutines wait on
+// I/O keeps its P and polls for a while before it sleeps. A peer outside
+// the runtime echoes each byte at once, so on 1 P nearly every reply lands
+// within a 5 ms spin; without the variable nothing spins.
 uint64_t SpinHitsOver50RoundTrips(const char* spin) {
   if (spin)
     setenv("RINGO_POLLSPIN", spin, 1);
@@ -726,19 +727,19 @@ uint64_t SpinHitsOver50RoundTrips(const char* spin) {
   RunP(1, [&] {
     auto [ln, addr] = LocalListener();
     auto [c, s] = Pair(ln, addr);
-    std::thread echo([fd = c.Fd()] {
+    std::thread echo([fd = c.Fd()] {  // (non-blocking under epoll: wait with poll, at most 5 s)
       char b;
-      while (::recv(fd, &b, 1, 0) == 1 && ::send(fd, &b, 1, MSG_NOSIGNAL) == 1) {
-      }
+      for (pollfd p{fd, POLLIN, 0}; ::poll(&p, 1, 5000) == 1;)
+        if (::recv(fd, &b, 1, 0) != 1 || ::send(fd, &b, 1, MSG_NOSIGNAL) != 1) break;
     });
-    const uint64_t before = ringo::netpoll::ReadStats().spinHits;
+    const uint64_t before = ringo::ReadRuntimeStats().pollspin_hits;
     for (int i = 0; i < 50; i++) {
       if (s.Write("x").err || ReadFull(s, 1) != "x") {
         ADD_FAILURE() << "round trip " << i << " failed";
         break;
       }
     }
-    hits = ringo::netpoll::ReadStats().spinHits - before;
+    hits = ringo::ReadRuntimeStats().pollspin_hits - before;
     (void)s.Close();  // the echo thread's recv sees EOF
     echo.join();
   });
@@ -746,27 +747,38 @@ uint64_t SpinHitsOver50RoundTrips(const char* spin) {
   return hits;
 }
 
-TEST(Poller, PollSpinReapsRepliesWithoutSleeping) {
-  if (RunP(1, [] { return Uring() ? 1 : 0; }) == 0)
-    GTEST_SKIP() << "RINGO_POLLSPIN is io_uring's; this run uses " << ringo::netpoll::ReadStats().backend;
+TEST(Poller, PollSpinFindsRepliesBeforeSleeping) {
   EXPECT_EQ(SpinHitsOver50RoundTrips(nullptr), 0u);
   EXPECT_GT(SpinHitsOver50RoundTrips("5000"), 0u);
 }
 
-// The spin is bounded: a program waiting 500 ms on a timer with a 10 ms
-// spin sleeps for the rest (the bound catches a spin that never stops).
-TEST(Poller, PollSpinEndsAndThePollerSleeps) {
-  if (RunP(1, [] { return Uring() ? 1 : 0; }) == 0)
-    GTEST_SKIP() << "RINGO_POLLSPIN is io_uring's; this run uses " << ringo::netpoll::ReadStats().backend;
+// The spin is bounded, and never delays a timer: a goroutine parked in
+// Read (so the M spins) while main sleeps 500 ms with a 10 ms spin; the
+// sleep is never early, and the M sleeps for the rest (the CPU bound
+// catches a spin that never stops or restarts itself).
+TEST(Poller, PollSpinEndsAndTheMSleeps) {
   setenv("RINGO_POLLSPIN", "10000", 1);
-  int64_t cpu = 0;
+  int64_t cpu = 0, slept = 0;
   RunP(1, [&] {
-    const int64_t cpu0 = CpuNanos();
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    ringo::WaitGroup wg;
+    wg.Add(1);
+    ringo::Go([&, s = std::move(s)]() mutable {
+      RINGO_DEFER(wg.Done());
+      char b[1];
+      (void)s.Read(b);  // until c closes
+    });
+    const int64_t cpu0 = CpuNanos(), t0 = MonoNanos();
     ringo::Sleep(500ms);
+    slept = MonoNanos() - t0;
     cpu = CpuNanos() - cpu0;
+    (void)c.Close();
+    wg.Wait();
   });
   unsetenv("RINGO_POLLSPIN");
-  EXPECT_LT(cpu, 250'000'000) << "the poller kept spinning";
+  EXPECT_GE(slept, 500'000'000);
+  EXPECT_LT(cpu, 250'000'000) << "the M kept spinning";
 }
 
 // Recv lends a buffer only when data is there; when the shared ones are all

@@ -39,7 +39,6 @@ struct Stats {
   uint64_t waits = 0;        // operations that parked their goroutine
   uint64_t polls = 0;        // non-blocking polls that found work
   uint64_t blockingPolls = 0;
-  uint64_t spinHits = 0;     // ... whose spin (RINGO_POLLSPIN, io_uring) found a completion before sleeping
   uint64_t sysmonPolls = 0;  // polls by sysmon, when no M had polled for 10 ms
   uint64_t kicks = 0;        // SIGURGs sysmon sent a busy ring owner to run its completion work (io_uring)
   uint64_t recvNoBufs = 0;   // Recv that found the shared buffers used up
