@@ -97,7 +97,9 @@
 // (every 61st tick the global queue first), the global queue, a
 // non-blocking poll, then other Ps: four rounds over the Ps in random
 // order, stealing half a victim's ring, and on the last round its due
-// timers and its runnext. An M stealing is "spinning"; at most half the busy
+// timers and its runnext; with RINGO_POLLSPIN (not Go's), non-blocking polls
+// for a few microseconds more with the P held (pollspin) before giving it
+// up. An M stealing is "spinning"; at most half the busy
 // Ps may have a spinning M (2*nmspinning < GOMAXPROCS - npidle), so idle Ms
 // do not burn the CPUs the busy ones need; trySpin enforces it with a CAS.
 //
