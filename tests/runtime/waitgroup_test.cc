@@ -86,4 +86,43 @@ TEST(WaitGroup, NegativeCounterThrows) {
   EXPECT_EQ(what, "sync: negative WaitGroup counter");
 }
 
+// Waiters and Dones racing on 2 Ps, round after round, each round's
+// WaitGroup on the stack and gone as soon as its last Wait returns: every
+// waiter of every round is released exactly once (a waiter that counted
+// itself in but was not queued yet when the last Done came gets its wake-up
+// too), and nothing touches a finished round's WaitGroup (ASan's build).
+TEST(WaitGroup, RacingWaitersAndDonesOnTwoPs) {
+  const int rounds = int(ringo::testing::Scaled(20000));
+  std::atomic<int> released{0};
+  ringo::Options o;
+  o.maxprocs = 2;
+  ringo::Run(
+      [&] {
+        for (int r = 0; r < rounds; r++) {
+          ringo::WaitGroup joined;
+          joined.Add(3);
+          {
+            auto* wg = new ringo::WaitGroup;
+            wg->Add(2);
+            std::atomic<int> left{3};  // the last waiter out deletes wg
+            for (int i = 0; i < 3; i++)
+              ringo::Go([&, wg] {
+                wg->Wait();
+                released.fetch_add(1);
+                if (left.fetch_sub(1) == 1) delete wg;
+                joined.Done();
+              });
+            for (int i = 0; i < 2; i++)
+              ringo::Go([wg, i] {
+                if (i == 0) ringo::Gosched();
+                wg->Done();
+              });
+            joined.Wait();
+          }
+        }
+      },
+      o);
+  EXPECT_EQ(released.load(), 3 * rounds);
+}
+
 }  // namespace

@@ -8,6 +8,7 @@
 //   wg.Wait();
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "ringo/detail/mutex.h"
@@ -29,7 +30,10 @@ class WaitGroup {
   // Add adds delta (which may be negative) to the counter. When it reaches
   // zero, every waiter is made runnable. A counter below zero is a misuse and
   // throws std::logic_error ("sync: negative WaitGroup counter"), which
-  // stops the program as a Go panic does unless the caller catches it.
+  // stops the program as a Go panic does unless the caller catches it; so
+  // does a delta outside the int32 range (the counter is 32 bits, as Go's).
+  // As in Go, an Add that races with the Done taking the counter to zero
+  // while goroutines wait is a fatal error.
   void Add(int64_t delta);
 
   // Done is Add(-1).
@@ -40,13 +44,11 @@ class WaitGroup {
   void Wait();
 
  private:
-  struct Waiters {
-    runtime::G* head = nullptr;
-    runtime::G* tail = nullptr;
-  };
-  runtime::mutex lock_;  // guards counter_ and waiters_
-  int64_t counter_ = 0;
-  Waiters waiters_;
+  std::atomic<uint64_t> state_{0};  // counter << 32 | waiters (waitgroup.cc)
+  runtime::mutex lock_;             // guards the rest: Wait's slow path only
+  runtime::G* head_ = nullptr;      // parked waiters, through G.schedlink
+  runtime::G* tail_ = nullptr;
+  uint32_t pending_ = 0;            // wake-ups for waiters not queued yet
 };
 
 }  // namespace ringo
