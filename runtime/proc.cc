@@ -1043,6 +1043,17 @@ static G* stealWork(M* mp, int64_t now, int64_t* pollUntil, bool* newWork) {
   return nullptr;
 }
 
+// netpollFirst takes the first goroutine of a poll's list for mp to run,
+// and queues the rest (injectglist).
+static G* netpollFirst(M* mp, G* list) {
+  G* gp = list;
+  list = list->schedlink;
+  gp->schedlink = nullptr;
+  injectglist(mp, list);
+  casgstatus(gp, Gwaiting, Grunnable);
+  return gp;
+}
+
 // pollspin (RINGO_POLLSPIN, off by default) keeps the P a little longer
 // when findRunnable has found nothing but goroutines wait on I/O: it polls
 // the network without blocking for up to pollspinNs, and never past the P's
@@ -1066,12 +1077,7 @@ static G* pollspin(M* mp, P* pp, int64_t pollUntil, bool* retry) {
     for (int i = 0; i < 16; i++) {
       if (G* list = netpollCurrent->poll(0)) {
         statPollspinHits.fetch_add(1, std::memory_order_relaxed);
-        G* gp = list;
-        list = list->schedlink;
-        gp->schedlink = nullptr;
-        injectglist(mp, list);
-        casgstatus(gp, Gwaiting, Grunnable);
-        return gp;
+        return netpollFirst(mp, list);
       }
       if (sched.exiting.load(std::memory_order_relaxed) || !runqempty(pp) ||
           sched.runqsize.load(std::memory_order_relaxed) > 0) {
@@ -1121,14 +1127,7 @@ top:
     // No goroutine runs here: a slow submission is the poller's, and sysmon
     // must not blame the last goroutine for it.
     pp->curgoid.store(0, std::memory_order_relaxed);
-    if (G* list = netpollCurrent->poll(0)) {
-      G* gp = list;
-      list = list->schedlink;
-      gp->schedlink = nullptr;
-      injectglist(mp, list);
-      casgstatus(gp, Gwaiting, Grunnable);
-      return gp;
-    }
+    if (G* list = netpollCurrent->poll(0)) return netpollFirst(mp, list);
   }
 
   // Steal, if spinning is allowed (at most half the busy Ps have a spinner).
@@ -1204,14 +1203,7 @@ top:
       injectglist(mp, list);
     } else {
       acquirep(mp, got);
-      if (list != nullptr) {
-        G* gp = list;
-        list = list->schedlink;
-        gp->schedlink = nullptr;
-        injectglist(mp, list);
-        casgstatus(gp, Gwaiting, Grunnable);
-        return gp;
-      }
+      if (list != nullptr) return netpollFirst(mp, list);
       if (wasSpinning && trySpin()) mp->spinning = true;
       goto top;
     }
