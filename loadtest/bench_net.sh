@@ -2,8 +2,8 @@
 # bench_net.sh — ringo's network benchmarks (net_bench.cc) side by side with
 # their Go twins (gonet/main.go, Go 1.19, Debian golang-go), in one run on
 # this machine: ringo on io_uring, ringo on epoll (RINGO_POLLER=epoll),
-# ringo on io_uring with RINGO_POLLSPIN=$POLLSPIN (default 20 µs: the
-# poller spins that long before it sleeps), Go.
+# ringo on io_uring with RINGO_POLLSPIN=$POLLSPIN (default 20 µs: an M
+# with nothing to run keeps its P and polls that long before it sleeps), Go.
 #
 #   loadtest/bench_net.sh               # 5 alternating repetitions (about 5 minutes)
 #   REPS=1 loadtest/bench_net.sh        # a smoke run
@@ -136,7 +136,7 @@ echo
 echo "Ratios are plain quotients of the medians: for ns (time) lower is better, so a ratio below 1 favours the"
 echo "numerator; for MB/s and /s (rates) higher is better, so a ratio above 1 favours it."
 echo
-echo "ringo-spin is ringo-uring with RINGO_POLLSPIN=$pollspin (the poller spins up to $pollspin µs before it sleeps)."
+echo "ringo-spin is ringo-uring with RINGO_POLLSPIN=$pollspin (an M with nothing to run polls up to $pollspin µs before it sleeps)."
 echo
 echo "| benchmark | procs | unit (better) | ringo-uring | ringo-epoll | ringo-spin | Go 1.19 | uring / Go | epoll / Go | uring / epoll | spin / Go |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
