@@ -179,6 +179,7 @@ std::atomic<uint64_t> statDropped{0};
 std::atomic<uint64_t> statSpinning{0};
 std::atomic<int32_t> statMaxSpinning{0};
 std::atomic<uint64_t> statSteals{0};
+std::atomic<uint64_t> statPollspins{0};
 std::atomic<uint64_t> statPollspinHits{0};
 static int64_t pollspinNs;  // RINGO_POLLSPIN, read by schedinit (see pollspin)
 std::atomic<uint64_t> statMs{0};
@@ -1071,6 +1072,7 @@ static G* netpollFirst(M* mp, G* list) {
 // queue). Returns a goroutine the poll readied, or null with *retry set
 // when findRunnable should look again (work queued meanwhile, a timer due).
 static G* pollspin(M* mp, P* pp, int64_t pollUntil, bool* retry) {
+  statPollspins.fetch_add(1, std::memory_order_relaxed);
   int64_t end = nanotime() + pollspinNs;
   if (pollUntil != 0 && pollUntil < end) end = pollUntil;
   do {
@@ -1793,6 +1795,7 @@ static void schedinit(const ringo::Options& opts) {
   statSpinning.store(0);
   statMaxSpinning.store(0);
   statSteals.store(0);
+  statPollspins.store(0);
   statPollspinHits.store(0);
   pollspinNs = envMicros("RINGO_POLLSPIN", 10000);
   statMs.store(0);
@@ -2000,6 +2003,7 @@ RuntimeStats ReadRuntimeStats() {
   s.spinning_transitions = runtime::statSpinning.load(std::memory_order_relaxed);
   s.max_spinning = uint64_t(runtime::statMaxSpinning.load(std::memory_order_relaxed));
   s.steals = runtime::statSteals.load(std::memory_order_relaxed);
+  s.pollspins = runtime::statPollspins.load(std::memory_order_relaxed);
   s.pollspin_hits = runtime::statPollspinHits.load(std::memory_order_relaxed);
   // From a goroutine, Run is running and allp stays put until it returns.
   if (runtime::getg() != nullptr) {

@@ -716,8 +716,9 @@ TEST(Poller, OneEnterForARoundOfOperations) {
 
 // RINGO_POLLSPIN: an M that finds nothing to run while goroutines wait on
 // I/O keeps its P and polls for a while before it sleeps. A peer outside
-// the runtime echoes each byte at once, so on 1 P nearly every reply lands
-// within a 5 ms spin; without the variable nothing spins.
+// the runtime echoes each byte; with the variable it answers once a spin
+// has started (RuntimeStats::pollspins moved), so the reply lands inside
+// a 10 ms spin; without it nothing spins.
 uint64_t SpinHitsOver50RoundTrips(const char* spin) {
   if (spin)
     setenv("RINGO_POLLSPIN", spin, 1);
@@ -727,13 +728,20 @@ uint64_t SpinHitsOver50RoundTrips(const char* spin) {
   RunP(1, [&] {
     auto [ln, addr] = LocalListener();
     auto [c, s] = Pair(ln, addr);
-    std::thread echo([fd = c.Fd()] {  // (non-blocking under epoll: wait with poll, at most 5 s)
+    std::atomic<uint64_t> roundStart{0};  // pollspins when main sent this round's byte
+    std::thread echo([&, fd = c.Fd(), spinning = spin != nullptr] {  // (non-blocking under epoll: poll first)
       char b;
-      for (pollfd p{fd, POLLIN, 0}; ::poll(&p, 1, 5000) == 1;)
-        if (::recv(fd, &b, 1, 0) != 1 || ::send(fd, &b, 1, MSG_NOSIGNAL) != 1) break;
+      for (pollfd p{fd, POLLIN, 0}; ::poll(&p, 1, 5000) == 1;) {
+        if (::recv(fd, &b, 1, 0) != 1) break;
+        const int64_t limit = MonoNanos() + 5'000'000'000;
+        while (spinning && ringo::ReadRuntimeStats().pollspins == roundStart.load() && MonoNanos() < limit)
+          usleep(10);
+        if (::send(fd, &b, 1, MSG_NOSIGNAL) != 1) break;
+      }
     });
     const uint64_t before = ringo::ReadRuntimeStats().pollspin_hits;
     for (int i = 0; i < 50; i++) {
+      roundStart.store(ringo::ReadRuntimeStats().pollspins);
       if (s.Write("x").err || ReadFull(s, 1) != "x") {
         ADD_FAILURE() << "round trip " << i << " failed";
         break;
@@ -749,7 +757,7 @@ uint64_t SpinHitsOver50RoundTrips(const char* spin) {
 
 TEST(Poller, PollSpinFindsRepliesBeforeSleeping) {
   EXPECT_EQ(SpinHitsOver50RoundTrips(nullptr), 0u);
-  EXPECT_GT(SpinHitsOver50RoundTrips("5000"), 0u);
+  EXPECT_GT(SpinHitsOver50RoundTrips("10000"), 0u);
 }
 
 // The spin is bounded, and never delays a timer: a goroutine parked in

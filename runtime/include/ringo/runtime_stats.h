@@ -27,8 +27,9 @@ struct RuntimeStats {
   uint64_t max_spinning = 0;
   // Successful steals from another P's run queue.
   uint64_t steals = 0;
-  // Spins (RINGO_POLLSPIN) whose non-blocking polls found finished I/O
-  // before the M gave its P up.
+  // Spins (RINGO_POLLSPIN) started, and those whose non-blocking polls
+  // found finished I/O before the M gave its P up.
+  uint64_t pollspins = 0;
   uint64_t pollspin_hits = 0;
 
   // Goexits of the current Run whose unwind ringo's own unwinder finished,
