@@ -10,8 +10,9 @@
 // the fd number is not reused while an operation may still name it.
 //
 // Deadlines are per side (read, write), as in Go: a runtime timer per side
-// fires on g0 at the deadline, marks the side expired and cancels the
-// side's operations. A cancelled operation asks `cancelled` what happened:
+// fires on g0 at the deadline (or before it, when the deadline moved later
+// since: then it re-arms, see pdsetdeadline), marks the side expired and
+// cancels the side's operations. A cancelled operation asks `cancelled` what happened:
 // closed, expired, or neither (the deadline was moved after the cancel was
 // sent), in which case it simply starts again.
 #include <fcntl.h>
@@ -101,10 +102,32 @@ const runtime::netpoller table{rtPoll, rtBreak, rtAnyWaiters, rtInit, rtFini, rt
 runtime::mutex pdlock;
 pollDesc* pdfreelist = nullptr;  // linked through link (pdlock)
 
+// arm queues sd's timer for when on this M's P; disarm stops it (a firing
+// already taken off the heap finds its seq stale). Under the pd's lock.
+void arm(pollDesc::sideState& sd, int64_t when) {
+  M* mp = getm();
+  if (mp == nullptr || mp->p == nullptr) fatal("SetDeadline: not called from a goroutine");
+  sd.t.when = when;
+  sd.armed = when;
+  addtimer(mp->p, &sd.t);
+}
+void disarm(pollDesc::sideState& sd) {
+  if (sd.armed == 0) return;
+  timerModify(&sd.t);
+  sd.armed = 0;
+}
+
 void deadlineFired(pollDesc* pd, int s, uint64_t seq) {
   lockGuard g(&pd->lock);
   auto& sd = pd->side[s];
-  if (seq != sd.t.seq || sd.deadline == 0) return;  // moved or cleared meanwhile
+  if (seq != sd.t.seq) return;  // re-armed or stopped meanwhile: that arming owns `armed`
+  sd.armed = 0;
+  if (sd.deadline == 0) return;
+  if (sd.deadline > nanotime()) {
+    // The deadline moved later while this timer waited: follow it.
+    arm(sd, sd.deadline);
+    return;
+  }
   sd.expired = true;
   if (current) current->cancel(pd, s);
 }
@@ -135,6 +158,7 @@ void pollDesc::reset(int newfd) {
   for (int s = 0; s < 2; s++) {
     side[s].deadline = 0;
     side[s].expired = false;
+    side[s].armed = 0;
     side[s].ops = nullptr;
     side[s].g.store(0);
     side[s].t.f = s == kRead ? readFired : writeFired;
@@ -226,7 +250,7 @@ void pdclose(pollDesc* pd) {
     close(pd->fd);
     return;
   }
-  for (auto& sd : pd->side) timerModify(&sd.t);
+  for (auto& sd : pd->side) disarm(sd);
   current->cancel(pd, kRead);
   current->cancel(pd, kWrite);
   if (pd->refs > 0 || pd->acceptArmed) {
@@ -244,23 +268,31 @@ void pdclose(pollDesc* pd) {
   close(pd->fd);
 }
 
+// A server moves a connection's deadlines at every request, nearly always
+// later. So a deadline that moves later leaves its timer where it is: the
+// timer fires at the old time, finds the deadline ahead (deadlineFired)
+// and re-arms for it. Never early, and a keep-alive request touches no
+// timer heap: a timer moves once per timeout, not once per request. An
+// earlier deadline, or none, moves or stops the timer at once.
 void pdsetdeadline(pollDesc* pd, int s, int64_t when) {
   lockGuard g(&pd->lock);
   if (pd->closing || pd->run != runGen) return;
   auto& sd = pd->side[s];
-  timerModify(&sd.t);
   sd.deadline = when;
   sd.expired = false;
-  if (when == 0) return;
+  if (when == 0) {
+    disarm(sd);
+    return;
+  }
   if (when <= nanotime()) {
+    disarm(sd);
     sd.expired = true;
     if (current) current->cancel(pd, s);
     return;
   }
-  sd.t.when = when;
-  M* mp = getm();
-  if (mp == nullptr || mp->p == nullptr) fatal("SetDeadline: not called from a goroutine");
-  addtimer(mp->p, &sd.t);
+  if (sd.armed != 0 && sd.armed <= when) return;  // it fires first and follows
+  disarm(sd);
+  arm(sd, when);
 }
 
 char* heapBufGet() {

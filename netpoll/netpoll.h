@@ -107,14 +107,19 @@ struct pollDesc {
   // has one waiter per side. Held across parks (a goroutine lock).
   ringo::Mutex serial[2];
 
-  struct side {
+  struct sideState {
     int64_t deadline = 0;  // nanotime; 0: none (lock)
     bool expired = false;  // the deadline has passed (lock)
-    runtime::timer t;      // fires at deadline; its seq is never reset
+    // t fires at `armed`, which is at or before deadline: a deadline moved
+    // later leaves the timer where it is, and the firing re-arms it for
+    // the deadline (see pdsetdeadline). 0: no firing pending (lock).
+    int64_t armed = 0;
+    runtime::timer t;  // its seq is never reset
     uop* ops = nullptr;    // io_uring: operations in flight (lock)
     // epoll: 0, kReady, or the parked G (Go's rg/wg); CAS only.
     std::atomic<uintptr_t> g{0};
-  } side[2];
+  };
+  sideState side[2];
 
   // A listener under io_uring: one multishot accept feeds acceptq; Accepts
   // that find it empty wait in acceptWaiters (all under lock).

@@ -268,6 +268,59 @@ TEST(Deadline, ExtendingLetsAParkedReadGoOn) {
   });
 }
 
+// A deadline moved later leaves its timer in place (it fires at the old
+// time and re-arms): the Read still ends exactly at the last deadline set,
+// never at an earlier one. Moved earlier, the timer moves with it.
+TEST(Deadline, AMovedDeadlineFiresAtTheLastOneSet) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    char b[4];
+    // Later, several times over, as a server does at every request.
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 1; i <= 5; i++) ASSERT_FALSE(s.SetReadDeadline(t0 + i * 30ms));
+    auto r = s.Read(b);
+    auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_TRUE(net::IsTimeout(r.err)) << r.err.message();
+    EXPECT_GE(took, 150ms);  // never at one of the earlier deadlines
+    EXPECT_LT(took, 5s);
+    // Earlier: from far away to near.
+    t0 = std::chrono::steady_clock::now();
+    ASSERT_FALSE(s.SetReadDeadline(t0 + 1h));
+    ASSERT_FALSE(s.SetReadDeadline(t0 + 40ms));
+    r = s.Read(b);
+    took = std::chrono::steady_clock::now() - t0;
+    EXPECT_TRUE(net::IsTimeout(r.err)) << r.err.message();
+    EXPECT_GE(took, 40ms);
+    EXPECT_LT(took, 5s);  // not the hour
+    // Later while the Read is parked: the first timer fires, finds the
+    // deadline ahead and re-arms; the Read ends at the second deadline.
+    t0 = std::chrono::steady_clock::now();
+    ASSERT_FALSE(s.SetReadDeadline(t0 + 30ms));
+    ringo::WaitGroup wg;
+    wg.Add(1);
+    std::error_code err;
+    std::chrono::steady_clock::duration parkedFor{};
+    const uint64_t before = ringo::netpoll::ReadStats().waits;
+    ringo::Go([&] {
+      RINGO_DEFER(wg.Done());
+      char b2[4];
+      err = s.Read(b2).err;
+      parkedFor = std::chrono::steady_clock::now() - t0;
+    });
+    WaitParked(before);
+    ASSERT_FALSE(s.SetReadDeadline(t0 + 120ms));
+    wg.Wait();
+    EXPECT_TRUE(net::IsTimeout(err)) << err.message();
+    EXPECT_GE(parkedFor, 120ms);
+    EXPECT_LT(parkedFor, 5s);
+    // Cleared, reads go on.
+    ASSERT_FALSE(s.SetReadDeadline({}));
+    ASSERT_FALSE(c.Write("ok").err);
+    EXPECT_EQ(ReadFull(s, 2), "ok");
+  });
+}
+
 TEST(Deadline, PastDeadlineFailsParkedAndFutureCallsAtOnce) {
   RunP(1, [] {
     auto [ln, addr] = LocalListener();
@@ -537,6 +590,33 @@ TEST(Addr, LocalAndRemoteAddresses) {
     EXPECT_TRUE(nodelay);
     getsockopt(s.Fd(), IPPROTO_TCP, TCP_NODELAY, &nodelay, &len);
     EXPECT_TRUE(nodelay);
+  });
+}
+
+// Accepted sockets get TCP_NODELAY from the listener when the kernel copies
+// it, and one by one when it does not: here the user clears it on the
+// listener, so every accepted socket must still come with it set.
+TEST(Addr, EveryAcceptedConnectionHasNoDelay) {
+  RunP(1, [] {
+    auto nodelay = [](int fd) {
+      int v = 0;
+      socklen_t len = sizeof v;
+      EXPECT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+      return v != 0;
+    };
+    for (bool cleared : {false, true}) {
+      SCOPED_TRACE(cleared ? "cleared on the listener" : "as Listen left it");
+      auto [ln, addr] = LocalListener();
+      EXPECT_TRUE(nodelay(ln.Fd()));  // set by Listen, for the accepted ones
+      if (cleared) {
+        int zero = 0;
+        ASSERT_EQ(setsockopt(ln.Fd(), IPPROTO_TCP, TCP_NODELAY, &zero, sizeof zero), 0);
+      }
+      for (int i = 0; i < 3; i++) {
+        auto [c, s] = Pair(ln, addr);
+        EXPECT_TRUE(nodelay(s.Fd())) << "accepted connection " << i;
+      }
+    }
   });
 }
 
