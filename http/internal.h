@@ -56,9 +56,9 @@ inline constexpr auto kTokenBytes = [] {
 inline bool isTokenByte(unsigned char c) noexcept { return kTokenBytes[c]; }
 
 // ---- counters (stats.cc) ---------------------------------------------------
-// Sharded by thread: each M adds to its own cache line (relaxed), readers
-// sum the shards. A goroutine may start a request on one M and end it on
-// another; the sums are still right.
+// Sharded by thread: each thread adds to its own shard (one writer, no
+// locked instruction), readers sum the shards. A goroutine may start a
+// request on one M and end it on another; the sums are still right.
 enum counter : int {
   cRequests,
   cInFlight,
