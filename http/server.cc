@@ -338,7 +338,7 @@ struct conn final : bodySource, Request::contextSource, ResponseWriter {
   void lingerClose(bool always = false);
 
   // input
-  bool fill(Time deadline, bool idleWait = false);
+  bool fill(Time deadline, bool idleWait = false, Time at = Time{});
   net::IOResult readBody(std::span<char> buf) override;
   bool discardBody(int64_t limit);
   void send100();
@@ -351,8 +351,8 @@ struct conn final : bodySource, Request::contextSource, ResponseWriter {
     }
     return out;
   }
-  bool flushOut();
-  void idle();
+  bool flushOut(Time at = Time{});
+  void idle(Time at);
   void commit(bool final);
   void finishResponse();
   WriteResult writeBody(std::string_view data);
@@ -395,13 +395,13 @@ void conn::serve() {
 // the connection waits for its next request; if none comes within
 // kTrimAfter, it gives back the stack pages the last request touched
 // (stacktrim) and waits out the rest, so an idle connection holds the pages
-// its wait needs and no more.
-bool conn::fill(Time deadline, bool idleWait) {
-  if (!flushOut()) return false;
+// its wait needs and no more. at: the clock, if the caller just read it.
+bool conn::fill(Time deadline, bool idleWait, Time at) {
+  if (!flushOut(at)) return false;
   t->drop();
   Time first = deadline;
   if (idleWait) {
-    const Time soon = now() + kTrimAfter;
+    const Time soon = (at == Time{} ? now() : at) + kTrimAfter;
     if (deadline == Time{} || soon < deadline) first = soon;
   }
   if (first != Time{}) (void)t->setReadDeadline(first);
@@ -444,10 +444,12 @@ bool conn::readHead() {
     // header timeout from the first byte, set only if the head did not
     // arrive whole.
     Time deadline{};
+    Time at{};  // the clock, read once for the deadlines set here
     if (!started) {
-      idle();
+      at = now();
+      idle(at);
       auto d = served == 0 || o.idle_timeout.count() == 0 ? o.read_header_timeout : o.idle_timeout;
-      if (d.count() > 0) deadline = now() + d;
+      if (d.count() > 0) deadline = at + d;
       else (void)t->setReadDeadline(Time{});
     } else if (!headDeadline) {
       headDeadline = true;
@@ -455,7 +457,7 @@ bool conn::readHead() {
       if (o.read_header_timeout.count() > 0) deadline = headStart + o.read_header_timeout;
       else (void)t->setReadDeadline(Time{});
     }
-    if (!fill(deadline, /*idleWait=*/!started)) {
+    if (!fill(deadline, /*idleWait=*/!started, at)) {
       if (started)
         srv->log->Log(Level::Debug, "request head not completed",
                       std::initializer_list<Field>{{"remote", remote}, {"err", bodyErr.message()}});
@@ -471,8 +473,8 @@ bool conn::readHead() {
 
 // idle marks the connection idle (Shutdown may close it now) and gives its
 // buffers back: an idle connection holds no buffer.
-void conn::idle() {
-  (void)flushOut();
+void conn::idle(Time at) {
+  (void)flushOut(at);
   if (haveOut) {
     bufput(std::move(out));
     haveOut = false;
@@ -740,10 +742,10 @@ bool conn::discardBody(int64_t limit) {
 
 // ---- the response -----------------------------------------------------------
 
-bool conn::flushOut() {
+bool conn::flushOut(Time at) {
   if (!haveOut || out.empty()) return true;
   const auto d = srv->opts.write_timeout;
-  if (d.count() > 0) (void)t->setWriteDeadline(now() + d);
+  if (d.count() > 0) (void)t->setWriteDeadline((at == Time{} ? now() : at) + d);
   auto r = t->write(out);
   out.clear();
   if (r.err) {
