@@ -311,7 +311,7 @@ static G* malg(size_t stackSize) {
   G* gp = new G;
   gp->stk = stackalloc(stackSize);
   gp->racectx = racefibercreate();
-  statGsAllocated.fetch_add(1, std::memory_order_relaxed);
+  gp->stackColor = uint8_t(statGsAllocated.fetch_add(1, std::memory_order_relaxed) % kStackColors);
   lockGuard g(&sched.allglock);
   sched.allgs.push_back(gp);
   return gp;
@@ -388,7 +388,15 @@ static G* newproc1g(P* pp, G* gp, size_t size, void** storage) {
 #endif
   size = (size + 15) & ~size_t(15);
   if (size > size_t(gp->stk.hi - gp->stk.lo) / 4) fatal("newproc1: closure of %zu bytes", size);
-  char* top = gp->stk.hi - size;
+  gp->goid = goidget(pp);
+  // Stack colouring: every stack's top is page-aligned, so the lines a new
+  // goroutine touches first would all fall in the same few L1 sets, and a
+  // thousand goroutines spawned together would evict each other's frames
+  // before they run (spawn+exit of 1000 at 1 P: 138 -> 101 ns). So the
+  // first frame starts stackColor lines below the top: a colour per G,
+  // kept across reuse, so a reused G's frames land on lines it has
+  // touched before (a colour per goroutine instead gave 120 ns).
+  char* top = gp->stk.hi - size_t(gp->stackColor) * 64 - size;
   *storage = top;
 
   auto* sp = reinterpret_cast<uintptr_t*>(top);
@@ -398,7 +406,6 @@ static G* newproc1g(P* pp, G* gp, size_t size, void** storage) {
   *--sp = uint64_t(0x037F) << 32 | 0x1F80;           // x87 control word | MXCSR: the ABI defaults
   gp->sched.sp = sp;
 
-  gp->goid = goidget(pp);
   gp->eh = {};
   gp->goexiting = false;
   gp->waitreason = waitReason::zero;
