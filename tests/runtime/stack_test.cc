@@ -7,6 +7,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <set>
+#include <vector>
 
 #include "runtime2.h"
 #include "stack.h"
@@ -78,6 +81,47 @@ TEST(Stack, AMillionParkedGoroutines) {
 #endif
   RecordProperty("rss_per_parked_goroutine", std::to_string(perG));
   std::printf("%d parked goroutines: %ld bytes RSS each, %ld new mappings\n", n, perG, maps);
+}
+
+// Stack colouring: goroutines spawned together start their frames at
+// different distances below their page-aligned stack tops (so their first
+// lines do not all land in the same cache sets), each within the first
+// page's top kStackColors lines, and a G keeps its distance when reused.
+TEST(Stack, FirstFramesAreColoured) {
+  constexpr int kN = 64;
+  std::vector<size_t> below(kN), belowAgain(kN);
+  std::vector<const void*> g(kN), gAgain(kN);
+  ringo::Run([&] {
+    for (auto* out : {&below, &belowAgain}) {
+      auto& gs = out == &below ? g : gAgain;
+      ringo::WaitGroup wg;
+      wg.Add(kN);
+      for (int i = 0; i < kN; i++)
+        ringo::Go([&, i, out] {
+          ringo::runtime::G* gp = ringo::runtime::getg();
+          (*out)[i] = reinterpret_cast<uintptr_t>(gp->stk.hi) - reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+          gs[i] = gp;
+          wg.Done();
+        });
+      wg.Wait();  // all run; the second round reuses the same Gs
+    }
+  });
+  std::set<size_t> colours;
+  for (int i = 0; i < kN; i++) {
+    colours.insert(below[i] % 4096 / 64);
+    EXPECT_LT(below[i], size_t(4096)) << "goroutine " << i << ": its first frame is past the top page";
+  }
+  EXPECT_GE(colours.size(), size_t(ringo::runtime::kStackColors)) << "first frames at too few distances below the top";
+  // Reuse keeps the colour: the same G, the same distance.
+  std::map<const void*, size_t> byG;
+  for (int i = 0; i < kN; i++) byG[g[i]] = below[i];
+  int matched = 0;
+  for (int i = 0; i < kN; i++)
+    if (auto it = byG.find(gAgain[i]); it != byG.end()) {
+      EXPECT_EQ(it->second, belowAgain[i]) << "a reused G moved its first frame";
+      matched++;
+    }
+  EXPECT_GT(matched, 0) << "no G was reused";
 }
 
 TEST(Stack, GuardsAreInstalled) {
