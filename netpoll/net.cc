@@ -231,19 +231,33 @@ int Addr::Port() const {
   return 0;
 }
 
+namespace {
+// ipv4Port writes "a.b.c.d:port" as inet_ntop and to_string would, without
+// glibc's sprintf inside inet_ntop: the server formats every client's
+// address, once per connection.
+std::string ipv4Port(const unsigned char* b, int port) {
+  char buf[sizeof "255.255.255.255:65535"];
+  char* p = buf;
+  for (int i = 0; i < 4; i++) {
+    if (i > 0) *p++ = '.';
+    p = std::to_chars(p, buf + sizeof buf, b[i]).ptr;
+  }
+  *p++ = ':';
+  p = std::to_chars(p, buf + sizeof buf, port).ptr;
+  return std::string(buf, size_t(p - buf));
+}
+}  // namespace
+
 std::string Addr::String() const {
   char buf[INET6_ADDRSTRLEN];
   if (ss.ss_family == AF_INET) {
     auto* s4 = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &s4->sin_addr, buf, sizeof buf);
-    return std::string(buf) + ":" + std::to_string(Port());
+    return ipv4Port(reinterpret_cast<const unsigned char*>(&s4->sin_addr), Port());
   }
   if (ss.ss_family == AF_INET6) {
     auto* s6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {  // Go shows a dual-stack peer as IPv4
-      inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], buf, sizeof buf);
-      return std::string(buf) + ":" + std::to_string(Port());
-    }
+    if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))  // Go shows a dual-stack peer as IPv4
+      return ipv4Port(&s6->sin6_addr.s6_addr[12], Port());
     inet_ntop(AF_INET6, &s6->sin6_addr, buf, sizeof buf);
     return "[" + std::string(buf) + "]:" + std::to_string(Port());
   }

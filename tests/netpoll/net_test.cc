@@ -3,6 +3,7 @@
 // in the release variant, =epoll in the epoll one); tests of one poller's
 // own mechanics skip on the other and say so.
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -574,6 +575,35 @@ TEST(Addr, SplitHostPortAsGo) {
   EXPECT_EQ(p, "8080");
   EXPECT_TRUE(net::SplitHostPort("[::1]", h, p));
   EXPECT_TRUE(net::SplitHostPort("a:b:c", h, p));
+}
+
+// Addr::String formats IPv4 by hand; it must read as inet_ntop's, for
+// plain and v4-mapped IPv6 addresses, at every digit count.
+TEST(Addr, IPv4FormatsAsInetNtop) {
+  const uint32_t ips[] = {0x00000000, 0xffffffff, 0x7f000001, 0x0a000203, 0xc0a80a64, 0x01091763, 0x640a0001};
+  const int ports[] = {0, 1, 80, 443, 8080, 65535};
+  for (uint32_t ip : ips)
+    for (int port : ports) {
+      char want[INET_ADDRSTRLEN];
+      in_addr ia{htonl(ip)};
+      ASSERT_NE(inet_ntop(AF_INET, &ia, want, sizeof want), nullptr);
+      const std::string expect = std::string(want) + ":" + std::to_string(port);
+      net::Addr a;
+      auto* s4 = reinterpret_cast<sockaddr_in*>(&a.ss);
+      s4->sin_family = AF_INET;
+      s4->sin_addr = ia;
+      s4->sin_port = htons(uint16_t(port));
+      a.len = sizeof *s4;
+      EXPECT_EQ(a.String(), expect);
+      net::Addr m;
+      auto* s6 = reinterpret_cast<sockaddr_in6*>(&m.ss);
+      s6->sin6_family = AF_INET6;
+      s6->sin6_addr.s6_addr[10] = s6->sin6_addr.s6_addr[11] = 0xff;
+      std::memcpy(&s6->sin6_addr.s6_addr[12], &ia, 4);
+      s6->sin6_port = htons(uint16_t(port));
+      m.len = sizeof *s6;
+      EXPECT_EQ(m.String(), expect) << "v4-mapped";
+    }
 }
 
 TEST(Addr, LocalAndRemoteAddresses) {
