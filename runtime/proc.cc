@@ -1943,8 +1943,22 @@ void Gosched() {
   G* gp = getg();
   if (gp == nullptr) fatal("Gosched: not on a goroutine");
   M* mp = getm();
+  P* pp = mp->p;
+  // Nothing else could run here: no goroutine on this P or the global
+  // queue, no timer due, no fairness tick. Go would queue gp globally and
+  // find it there again at once (and wake an idle P that may take it:
+  // two goroutines yielding on two Ps then meet on the global queue's lock
+  // at every call). Going on is the same outcome without the switches and
+  // the lock. It still counts as a yield for sysmon (schedtick), and
+  // checks the stack canary as a switch away would.
+  if (directOK(pp) && runqempty(pp) && sched.runqsize.load(std::memory_order_relaxed) == 0) {
+    if (stackCanaries.load(std::memory_order_relaxed)) stackcheck(gp);
+    pp->schedtick++;
+    pp->schedtickPub.store(pp->schedtick, std::memory_order_relaxed);
+    return;
+  }
   bool held = false;
-  if (G* next = directNext(mp->p, &held)) {
+  if (G* next = directNext(pp, &held)) {
     setgstatus(gp, Grunning, Grunnable);
     mp->waitunlockf = goschedCommit;
     mp->waitlock = held ? &sched.lock : nullptr;

@@ -164,6 +164,42 @@ TEST(Sched, SpawningChainCannotStarveTheGlobalQueue) {
   EXPECT_LT(linksBeforeYielderRan, kMaxLinks);
 }
 
+// A Gosched with nothing else to run on its P goes straight on (no queue,
+// no switch). That shortcut must not hide a due timer: a goroutine that
+// yields in a loop, alone on one P, still sees an AfterFunc fire (its
+// timer, then the goroutine the timer starts). On two Ps, two such loops
+// end when their timers do.
+TEST(Sched, YieldingAloneStillLetsTimersFire) {
+  for (int procs : {1, 2}) {
+    SCOPED_TRACE(procs);
+    bool ok = true;
+    ringo::Run(
+        [&] {
+          ringo::WaitGroup wg;
+          wg.Add(procs);
+          std::atomic<bool> stuck{false};
+          for (int i = 0; i < procs; i++)
+            ringo::Go([&] {
+              RINGO_DEFER(wg.Done());
+              auto fired = std::make_shared<std::atomic<bool>>(false);
+              ringo::AfterFunc(2ms, [fired] { *fired = true; });
+              const int64_t until = ringo::testing::MonoNanos() + 10'000'000'000;  // catches a hang only
+              while (!*fired) {
+                ringo::Gosched();
+                if (ringo::testing::MonoNanos() > until) {
+                  stuck = true;
+                  return;
+                }
+              }
+            });
+          wg.Wait();
+          ok = !stuck;
+        },
+        ringo::Options{.maxprocs = procs});
+    EXPECT_TRUE(ok) << "a goroutine yielding in a loop never saw its timer fire";
+  }
+}
+
 TEST(Sched, NoGoroutineLostOrRunTwiceAcrossPs) {
   const int64_t n = Scaled(1000000);
   auto runs = std::make_unique<std::atomic<uint8_t>[]>(size_t(n));
