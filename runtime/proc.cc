@@ -777,7 +777,7 @@ static bool exitCommit(G* gp, void*) {
   return true;
 }
 
-static G* directNext(P* pp, bool* keepLock = nullptr);
+static G* directNext(P* pp, bool* keepLock = nullptr, bool* alone = nullptr);
 void switchDirect(M* mp, G* gp, G* next, bool gpDies);
 
 extern "C" void ringo_goexit1() {
@@ -851,15 +851,19 @@ static bool directOK(P* pp) {
 }
 
 // With keepLock, a G taken from the global queue leaves sched.lock held and
-// *keepLock true (Gosched puts itself there after the switch).
-static G* directNext(P* pp, bool* keepLock) {
+// *keepLock true (Gosched puts itself there after the switch). *alone (if
+// asked) is set when the switch was allowed but there is nothing to run.
+static G* directNext(P* pp, bool* keepLock, bool* alone) {
   if (!directOK(pp)) return nullptr;
   if (G* gp = runqget(pp)) return gp;
-  if (sched.runqsize.load(std::memory_order_relaxed) == 0) return nullptr;
-  lock(&sched.lock);
-  G* gp = globrunqget(pp, 1);
-  if (gp != nullptr && keepLock != nullptr) *keepLock = true;
-  else unlock(&sched.lock);
+  G* gp = nullptr;
+  if (sched.runqsize.load(std::memory_order_relaxed) != 0) {
+    lock(&sched.lock);
+    gp = globrunqget(pp, 1);
+    if (gp != nullptr && keepLock != nullptr) *keepLock = true;
+    else unlock(&sched.lock);
+  }
+  if (gp == nullptr && alone != nullptr) *alone = true;
   return gp;
 }
 
@@ -1944,25 +1948,25 @@ void Gosched() {
   if (gp == nullptr) fatal("Gosched: not on a goroutine");
   M* mp = getm();
   P* pp = mp->p;
-  // Nothing else could run here: no goroutine on this P or the global
-  // queue, no timer due, no fairness tick. Go would queue gp globally and
-  // find it there again at once (and wake an idle P that may take it:
-  // two goroutines yielding on two Ps then meet on the global queue's lock
-  // at every call). Going on is the same outcome without the switches and
-  // the lock. It still counts as a yield for sysmon (schedtick), and
-  // checks the stack canary as a switch away would.
-  if (directOK(pp) && runqempty(pp) && sched.runqsize.load(std::memory_order_relaxed) == 0) {
-    if (stackCanaries.load(std::memory_order_relaxed)) stackcheck(gp);
-    pp->schedtick++;
-    pp->schedtickPub.store(pp->schedtick, std::memory_order_relaxed);
-    return;
-  }
-  bool held = false;
-  if (G* next = directNext(pp, &held)) {
+  bool held = false, alone = false;
+  if (G* next = directNext(pp, &held, &alone)) {
     setgstatus(gp, Grunning, Grunnable);
     mp->waitunlockf = goschedCommit;
     mp->waitlock = held ? &sched.lock : nullptr;
     switchDirect(mp, gp, next, false);
+    return;
+  }
+  if (alone) {
+    // Nothing else could run here: no goroutine on this P or the global
+    // queue, no timer due, no fairness tick. Go would queue gp globally
+    // and find it there again at once (and wake an idle P that may take
+    // it: two goroutines yielding on two Ps then meet on the global
+    // queue's lock at every call). Going on is the same outcome without
+    // the switches and the lock. It still counts as a yield for sysmon
+    // (schedtick), and checks the stack canary as a switch away would.
+    if (stackCanaries.load(std::memory_order_relaxed)) stackcheck(gp);
+    pp->schedtick++;
+    pp->schedtickPub.store(pp->schedtick, std::memory_order_relaxed);
     return;
   }
   mcall(gosched_m);
