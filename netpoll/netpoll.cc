@@ -12,9 +12,9 @@
 // Deadlines are per side (read, write), as in Go: a runtime timer per side
 // fires on g0 at the deadline (or before it, when the deadline moved later
 // since: then it re-arms, see pdsetdeadline), marks the side expired and
-// cancels the side's operations. A cancelled operation asks `cancelled` what happened:
-// closed, expired, or neither (the deadline was moved after the cancel was
-// sent), in which case it simply starts again.
+// cancels the side's operations. A cancelled operation asks `cancelled`
+// what happened: closed, expired, or neither (the deadline was moved after
+// the cancel was sent), in which case it simply starts again.
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
