@@ -1106,10 +1106,14 @@ std::error_code server::serve(net::Listener ln, std::shared_ptr<const tls::Confi
   auto self = shared_from_this();
   std::chrono::milliseconds backoff{0};
   for (;;) {
-    // A slot per connection: past max_conns, accept waits.
-    bool stop = false;
-    Select(ringo::Send(slots, std::monostate{}), ringo::Recv(quit, [&] { stop = true; }));
-    if (stop) return ErrServerClosed;
+    // A slot per connection: past max_conns, accept waits (a free slot is
+    // taken without the Select; Shutdown also closes the listener, so an
+    // Accept after quit fails and the loop ends below).
+    if (!slots.TrySend(std::monostate{})) {
+      bool stop = false;
+      Select(ringo::Send(slots, std::monostate{}), ringo::Recv(quit, [&] { stop = true; }));
+      if (stop) return ErrServerClosed;
+    }
     auto [c, err] = ln.Accept();
     if (err) {
       (void)slots.TryRecv();

@@ -284,13 +284,15 @@ void pdsetdeadline(pollDesc* pd, int s, int64_t when) {
     disarm(sd);
     return;
   }
+  // The armed timer fires first and follows (read before the clock: if
+  // `when` has passed, so has `armed`, and that firing expires the side).
+  if (sd.armed != 0 && sd.armed <= when) return;
   if (when <= nanotime()) {
     disarm(sd);
     sd.expired = true;
     if (current) current->cancel(pd, s);
     return;
   }
-  if (sd.armed != 0 && sd.armed <= when) return;  // it fires first and follows
   disarm(sd);
   arm(sd, when);
 }
