@@ -91,6 +91,8 @@ constexpr auto kLinger = std::chrono::milliseconds(500);
 const Time kLongAgo = Time(std::chrono::nanoseconds(1));  // a deadline in the past
 
 Time now() { return steady_clock::now(); }
+// orNow is t, or the clock when t is zero (a caller that has not read it).
+Time orNow(Time t) { return t == Time{} ? now() : t; }
 
 bool validFieldName(std::string_view n) {
   if (n.empty()) return false;
@@ -401,7 +403,7 @@ bool conn::fill(Time deadline, bool idleWait, Time at) {
   t->drop();
   Time first = deadline;
   if (idleWait) {
-    const Time soon = (at == Time{} ? now() : at) + kTrimAfter;
+    const Time soon = orNow(at) + kTrimAfter;
     if (deadline == Time{} || soon < deadline) first = soon;
   }
   if (first != Time{}) (void)t->setReadDeadline(first);
@@ -745,7 +747,7 @@ bool conn::discardBody(int64_t limit) {
 bool conn::flushOut(Time at) {
   if (!haveOut || out.empty()) return true;
   const auto d = srv->opts.write_timeout;
-  if (d.count() > 0) (void)t->setWriteDeadline((at == Time{} ? now() : at) + d);
+  if (d.count() > 0) (void)t->setWriteDeadline(orNow(at) + d);
   auto r = t->write(out);
   out.clear();
   if (r.err) {

@@ -294,14 +294,20 @@ static void dropg(M* mp) {
   mp->curg = nullptr;
 }
 
+// schedtickAdd counts a schedule (or a yield) on pp, and publishes the
+// count for sysmon and thieves (schedtickPub).
+static void schedtickAdd(P* pp) {
+  pp->schedtick++;
+  pp->schedtickPub.store(pp->schedtick, std::memory_order_relaxed);
+}
+
 // execute runs gp on mp until gp switches back through mcall. On g0.
 static void execute(M* mp, G* gp) {
   mp->curg = gp;
   gp->m = mp;
   setgstatus(gp, Grunnable, Grunning);
   P* pp = mp->p;
-  pp->schedtick++;
-  pp->schedtickPub.store(pp->schedtick, std::memory_order_relaxed);
+  schedtickAdd(pp);
   pp->curgoid.store(gp->goid, std::memory_order_relaxed);
   gogo(mp->g0, gp, false);
 }
@@ -878,8 +884,7 @@ void switchDirect(M* mp, G* gp, G* next, bool gpDies) {
   next->m = mp;
   setgstatus(next, Grunnable, Grunning);
   P* pp = mp->p;
-  pp->schedtick++;
-  pp->schedtickPub.store(pp->schedtick, std::memory_order_relaxed);
+  schedtickAdd(pp);
   pp->curgoid.store(next->goid, std::memory_order_relaxed);
   gogo(gp, next, gpDies);
   afterSwitch(getm());
@@ -1965,8 +1970,7 @@ void Gosched() {
     // the switches and the lock. It still counts as a yield for sysmon
     // (schedtick), and checks the stack canary as a switch away would.
     if (stackCanaries.load(std::memory_order_relaxed)) stackcheck(gp);
-    pp->schedtick++;
-    pp->schedtickPub.store(pp->schedtick, std::memory_order_relaxed);
+    schedtickAdd(pp);
     return;
   }
   mcall(gosched_m);
