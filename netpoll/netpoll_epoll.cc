@@ -162,9 +162,9 @@ class epoll final : public poller {
 
   void releaseBuf(char* data, int32_t) override { heapBufPut(data); }
 
-  int64_t send(pollDesc* pd, const void* p, size_t n) override {
+  int64_t send(pollDesc* pd, const void* p, size_t n, bool more) override {
     for (;;) {
-      ssize_t r = ::send(pd->fd, p, n, MSG_NOSIGNAL);
+      ssize_t r = ::send(pd->fd, p, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
       if (r >= 0) return r;
       if (errno == EINTR) continue;
       if (errno != EAGAIN) return -errno;

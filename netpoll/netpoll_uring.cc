@@ -141,7 +141,7 @@ struct ring {
 void noop(int) {}
 
 struct opArgs {
-  enum Kind : uint8_t { recv, recvBuf, send, connect } kind;
+  enum Kind : uint8_t { recv, recvBuf, send, sendMore, connect } kind;
   int fd;
   void* p;
   size_t n;
@@ -331,9 +331,10 @@ class uring final : public poller {
     io_uring_buf_ring_advance(r->br, 1);
   }
 
-  int64_t send(pollDesc* pd, const void* p, size_t n) override {
-    return doOp(pd, kWrite, {opArgs::send, pd->fd, const_cast<void*>(p), std::min(n, kMaxIO), nullptr, 0}, nullptr,
-                nullptr);
+  int64_t send(pollDesc* pd, const void* p, size_t n, bool more) override {
+    return doOp(pd, kWrite,
+                {more ? opArgs::sendMore : opArgs::send, pd->fd, const_cast<void*>(p), std::min(n, kMaxIO), nullptr, 0},
+                nullptr, nullptr);
   }
 
   int64_t connect(pollDesc* pd, const sockaddr* sa, socklen_t salen) override {
@@ -611,7 +612,8 @@ class uring final : public poller {
         count(stats.recvBuf);
         break;
       case opArgs::send:
-        io_uring_prep_send(sqe, a.fd, a.p, a.n, MSG_NOSIGNAL);
+      case opArgs::sendMore:
+        io_uring_prep_send(sqe, a.fd, a.p, a.n, MSG_NOSIGNAL | (a.kind == opArgs::sendMore ? MSG_MORE : 0));
         count(stats.send);
         break;
       case opArgs::connect:

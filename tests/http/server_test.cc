@@ -22,6 +22,7 @@ using ringo::testing::Response;
 using ringo::testing::rawClient;
 using ringo::testing::OpenSockets;
 using ringo::testing::Scaled;
+using ringo::testing::SegsIn;
 using ringo::testing::WithServer;
 using ringo::testing::routes;
 using ringo::testing::Opts;
@@ -123,6 +124,30 @@ TEST(Server, ConnectionCloseIsHonoured) {
     EXPECT_EQ(r.header.Get("Connection"), "close");
     EXPECT_TRUE(c.Closed());
     EXPECT_EQ(c.leftover(), "");  // the second request was never answered
+  });
+}
+
+// A response that ends the connection leaves with the FIN: the client
+// receives the server's acknowledgement of the request (at once: a new
+// connection acknowledges its first data without delay) and one segment
+// with the response and the FIN (Conn::WriteLast). Sent before the FIN,
+// the response is a segment of its own: one more for every Connection:
+// close request.
+TEST(Server, TheLastResponseLeavesWithTheFin) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    for (const char* how : {"Connection: close\r\n", ""}) {
+      rawClient c(addr);
+      const int64_t before = SegsIn(c.conn().Fd());
+      ASSERT_GE(before, 0) << "no tcpi_segs_in in this kernel's TCP_INFO";
+      const std::string req = *how ? Get("/hello", how) : "GET /hello HTTP/1.0\r\n\r\n";
+      ASSERT_TRUE(c.Send(req));
+      auto r = c.Read();
+      ASSERT_TRUE(r.ok);
+      EXPECT_EQ(r.body, "Hello, World!");
+      EXPECT_TRUE(c.Closed());
+      EXPECT_EQ(SegsIn(c.conn().Fd()) - before, 2) << (*how ? how : "HTTP/1.0");
+    }
   });
 }
 

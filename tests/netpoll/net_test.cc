@@ -27,6 +27,7 @@ using ringo::testing::CpuNanos;
 using ringo::testing::MonoNanos;
 using ringo::testing::OpenSockets;
 using ringo::testing::Scaled;
+using ringo::testing::SegsIn;
 namespace net = ringo::net;
 
 namespace {
@@ -186,6 +187,53 @@ TEST(Net, HalfCloseDeliversEofAndKeepsTheOtherDirection) {
     ASSERT_FALSE(s.Close());
     EXPECT_EQ(ReadFull(c, 6), "answer");
     EXPECT_EQ(c.Read(b).err, net::ErrEOF);
+  });
+}
+
+// WriteLast's bytes wait for the FIN and arrive with it: one segment where
+// Write and Close take two.
+TEST(Net, WriteLastLeavesInOneSegmentWithTheFin) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    for (bool last : {true, false}) {
+      auto [c, s] = Pair(ln, addr);
+      const int64_t before = SegsIn(c.Fd());
+      ASSERT_GE(before, 0) << "no tcpi_segs_in in this kernel's TCP_INFO";
+      auto w = last ? s.WriteLast("the response") : s.Write("the response");
+      ASSERT_FALSE(w.err) << w.err.message();
+      ASSERT_EQ(w.n, 12u);
+      ASSERT_FALSE(s.Close());
+      ASSERT_FALSE(c.SetReadDeadline(std::chrono::steady_clock::now() + 10s));
+      EXPECT_EQ(ReadFull(c, 12), "the response");
+      char b[4];
+      EXPECT_EQ(c.Read(b).err, net::ErrEOF);
+      EXPECT_EQ(SegsIn(c.Fd()) - before, last ? 1 : 2) << (last ? "WriteLast" : "Write");
+    }
+  });
+}
+
+// A WriteLast larger than the socket buffer parks like Write, and every
+// byte arrives, then EOF; CloseWrite sends the held bytes as Close does.
+TEST(Net, WriteLastOfAMebibyteThenCloseWriteDeliversEveryByte) {
+  RunP(2, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    std::string big(1 << 20, '\0');
+    for (size_t i = 0; i < big.size(); i++) big[i] = char('a' + i % 26);
+    ringo::WaitGroup wg;
+    wg.Add(1);
+    ringo::Go([&] {
+      RINGO_DEFER(wg.Done());
+      auto w = s.WriteLast(big);
+      EXPECT_FALSE(w.err) << w.err.message();
+      EXPECT_EQ(w.n, big.size());
+      EXPECT_FALSE(s.CloseWrite());
+    });
+    ASSERT_FALSE(c.SetReadDeadline(std::chrono::steady_clock::now() + 10s));
+    EXPECT_TRUE(ReadFull(c, big.size()) == big);
+    char b[4];
+    EXPECT_EQ(c.Read(b).err, net::ErrEOF);
+    wg.Wait();
   });
 }
 

@@ -5,6 +5,9 @@
 #include <ringo/go.h>
 #include <ringo/waitgroup.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <time.h>
@@ -18,8 +21,6 @@
 
 namespace ringo::testing {
 
-// Scale shrinks stress tests in slow variants: RINGO_TEST_SCALE=0.1 runs a
-// tenth of the iterations. Never below 1.
 // OpenSockets counts the process's open sockets (not every descriptor: the
 // poller's own, such as an M's first io_uring, come and go with the Ms).
 inline int OpenSockets() {
@@ -34,6 +35,22 @@ inline int OpenSockets() {
   return n;
 }
 
+// SegsIn is how many TCP segments socket fd has received (TCP_INFO's
+// tcpi_segs_in, Linux 4.2; glibc's struct tcp_info stops before it), or -1.
+inline int64_t SegsIn(int fd) {
+  struct {
+    tcp_info glibc;
+    uint64_t pacingRate, maxPacingRate, bytesAcked, bytesReceived;
+    uint32_t segsOut, segsIn;
+  } ti{};
+  static_assert(sizeof(tcp_info) % 8 == 0);
+  socklen_t len = sizeof ti;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 || len < sizeof ti) return -1;
+  return ti.segsIn;
+}
+
+// Scale shrinks stress tests in slow variants: RINGO_TEST_SCALE=0.1 runs a
+// tenth of the iterations. Never below 1.
 inline int64_t Scaled(int64_t n) {
   const char* s = std::getenv("RINGO_TEST_SCALE");
   double f = s ? std::atof(s) : 1.0;

@@ -157,6 +157,14 @@ class Conn {
   IOResult Write(std::string_view buf);
   IOResult Write(const void* p, size_t n) { return Write(std::string_view(static_cast<const char*>(p), n)); }
 
+  // WriteLast is Write for the last bytes before Close or CloseWrite, which
+  // must come next: TCP holds the final partial segment back (MSG_MORE)
+  // until then, and it leaves in one packet with the FIN. The peer gets one
+  // packet fewer to receive and acknowledge, and cannot read the end of
+  // the data, and close first, before this side has closed. (Without a
+  // Close the held bytes may wait until the peer sends something.)
+  IOResult WriteLast(std::string_view buf);
+
   // Close closes the connection: parked Reads and Writes on it (from other
   // goroutines) return ErrClosed, and Close returns once none is in flight
   // and the descriptor is released. Closing twice returns ErrClosed.
@@ -183,6 +191,7 @@ class Conn {
   int Fd() const noexcept;
 
  private:
+  IOResult write(std::string_view buf, bool last);
   friend class Listener;
   friend Result<Conn> Dial(std::string_view, std::string_view, std::chrono::nanoseconds);
   explicit Conn(detail::conn* c) noexcept : c_(c) {}
