@@ -913,7 +913,11 @@ net::Result<std::string_view> Conn::Recv() {
   return {std::string_view(p.data(), n), {}};
 }
 
-net::IOResult Conn::Write(std::string_view buf) {
+net::IOResult Conn::Write(std::string_view buf) { return write(buf, false); }
+
+net::IOResult Conn::WriteLast(std::string_view buf) { return write(buf, true); }
+
+net::IOResult Conn::write(std::string_view buf, bool last) {
   if (!c_) return {0, net::ErrClosed};
   if (auto err = c_->handshake()) return {0, err};
   auto& d = *c_;
@@ -931,9 +935,15 @@ net::IOResult Conn::Write(std::string_view buf) {
   }
   {
     runtime::lockGuard l(&d.mu);
+    if (last && !d.sentShutdown) {
+      d.sentShutdown = true;  // close_notify goes with the data
+      clearErrors();
+      SSL_shutdown(d.ssl);
+      clearErrors();
+    }
     std::swap(d.out, d.sending);
   }
-  auto [n, err] = d.nc.Write(d.sending);
+  auto [n, err] = last ? d.nc.WriteLast(d.sending) : d.nc.Write(d.sending);
   d.sending.clear();
   if (err) {
     d.werr = err;

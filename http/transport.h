@@ -97,6 +97,7 @@ class tlsTransport final : public transport {
     have_ = false;
   }
   net::IOResult write(std::string_view data) override { return c_.Write(data); }
+  net::IOResult writeLast(std::string_view data) override { return c_.WriteLast(data); }
   std::error_code setReadDeadline(Time t) override { return c_.SetReadDeadline(t); }
   std::error_code setWriteDeadline(Time t) override { return c_.SetWriteDeadline(t); }
   std::error_code closeWrite() override { return c_.CloseWrite(); }

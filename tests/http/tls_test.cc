@@ -120,6 +120,61 @@ TEST(TLS, ServesKeepAliveAndPipelinedRequestsOverTLS13WithALPN) {
   });
 }
 
+// WriteLast's records, close_notify and the FIN reach the client as one
+// segment; Write and Close take more. The client sends nothing while the
+// segments are counted (the go-ahead is a channel), so nothing else comes.
+TEST(TLS, WriteLastSendsItsRecordsCloseNotifyAndTheFinTogether) {
+  ringo::Options o;
+  o.maxprocs = 1;
+  ringo::Run(
+      [] {
+        auto [ln, lerr] = net::Listen("tcp", "127.0.0.1:0");
+        ASSERT_FALSE(lerr) << lerr.message();
+        tls::Config sc;
+        sc.Certificates = {PKI().leaf};
+        for (bool last : {true, false}) {
+          ringo::Chan<int> goAhead;
+          ringo::WaitGroup wg;
+          wg.Add(1);
+          ringo::Go([&] {
+            RINGO_DEFER(wg.Done());
+            auto [nc, aerr] = ln.Accept();
+            ASSERT_FALSE(aerr) << aerr.message();
+            tls::Conn s = tls::Server(std::move(nc), sc);
+            ASSERT_FALSE(s.Write("hello").err);  // after the handshake and its ticket
+            goAhead.Recv();
+            auto w = last ? s.WriteLast("bye") : s.Write("bye");
+            EXPECT_FALSE(w.err) << w.err.message();
+            EXPECT_EQ(w.n, 3u);
+            EXPECT_FALSE(s.Close());
+          });
+          auto [c, derr] = tls::Dial("tcp", ln.Address().String(), ClientConfig("127.0.0.1"));
+          ASSERT_FALSE(derr) << derr.message();
+          ASSERT_FALSE(c.SetReadDeadline(std::chrono::steady_clock::now() + 10s));
+          char b[16];
+          size_t got = 0;
+          while (got < 5) {
+            auto r = c.Read({b + got, 5 - got});
+            ASSERT_FALSE(r.err) << r.err.message();
+            got += r.n;
+          }
+          const int64_t before = ringo::testing::SegsIn(c.NetConn().Fd());
+          ASSERT_GE(before, 0) << "no tcpi_segs_in in this kernel's TCP_INFO";
+          goAhead.Send(1);
+          auto r = c.Read(b);
+          ASSERT_FALSE(r.err) << r.err.message();
+          EXPECT_EQ(std::string_view(b, r.n), "bye");
+          EXPECT_EQ(c.Read(b).err, net::ErrEOF);  // close_notify
+          EXPECT_EQ(c.NetConn().Read(b).err, net::ErrEOF);  // and the FIN
+          const int64_t segs = ringo::testing::SegsIn(c.NetConn().Fd()) - before;
+          if (last) EXPECT_EQ(segs, 1);
+          else EXPECT_GT(segs, 1);
+          wg.Wait();
+        }
+      },
+      o);
+}
+
 TEST(TLS, StreamsLargeResponsesAndEchoesLargeBodies) {
   routes h;
   WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {

@@ -171,6 +171,10 @@ class Conn {
   // or Read (no copy into a caller's buffer).
   net::Result<std::string_view> Recv();
   net::IOResult Write(std::string_view buf);
+  // WriteLast is Write for the last bytes before Close or CloseWrite, which
+  // must come next: the records, close_notify and the FIN leave together
+  // (net::Conn::WriteLast).
+  net::IOResult WriteLast(std::string_view buf);
   // Close sends close_notify if it can without waiting, then closes.
   std::error_code Close();
   std::error_code CloseWrite();  // close_notify, then FIN
@@ -189,6 +193,7 @@ class Conn {
   friend Conn Client(net::Conn, const Config&, std::string_view);
   friend struct detail::conn;
   explicit Conn(std::shared_ptr<detail::conn> c) noexcept : c_(std::move(c)) {}
+  net::IOResult write(std::string_view buf, bool last);
   std::shared_ptr<detail::conn> c_;
 };
 
