@@ -588,6 +588,7 @@ struct conn {
   std::error_code werr;  // the first failed send: later writes fail with it
 
   net::Buffer raw;  // the receive buffer `in` points into (the reader's)
+  bool readEnded = false;  // SSL_read failed or saw close_notify: it answers without input (the reader's)
   std::string plain;  // Recv's plaintext (the reader's)
   bool sniffed = false;
 
@@ -795,7 +796,7 @@ net::IOResult conn::read(char* p, size_t n) {
     bool starved, pending;
     {
       runtime::lockGuard g(&mu);
-      starved = in.empty() && SSL_has_pending(ssl) == 0;
+      starved = !readEnded && in.empty() && SSL_has_pending(ssl) == 0;
       pending = !out.empty();
     }
     if (starved) {
@@ -811,6 +812,7 @@ net::IOResult conn::read(char* p, size_t n) {
     }
     if (pending) (void)flush();  // an alert or a post-handshake message
     if (r > 0) return {size_t(r), {}};
+    if (e != SSL_ERROR_WANT_READ) readEnded = true;
     switch (e) {
       case SSL_ERROR_WANT_READ:
         if (auto rerr = fill()) return {0, rerr};

@@ -3,14 +3,20 @@
 // signs, an intermediate chain), ringo's own TLS client, and raw bytes for
 // what a TLS client would never send. curl, openssl s_client, Python's ssl
 // and wrk run against examples/https_hello in https_clients_test.py.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../runtime/test_util.h"
@@ -173,6 +179,52 @@ TEST(TLS, WriteLastSendsItsRecordsCloseNotifyAndTheFinTogether) {
         }
       },
       o);
+}
+
+// A peer that sends close_notify and keeps its socket open: every Read
+// after it says EOF at once (the read that waits for input first must not
+// wait for input that will not come). The peer is OpenSSL on a thread of
+// its own, since ringo's Conns send their FIN with close_notify.
+TEST(TLS, EveryReadAfterCloseNotifyIsEOFWithoutAFin) {
+  std::thread peer;
+  ringo::Options o;
+  o.maxprocs = 1;
+  ringo::Run(
+      [&] {
+        auto [ln, lerr] = net::Listen("tcp", "127.0.0.1:0");
+        ASSERT_FALSE(lerr) << lerr.message();
+        const net::Addr la = ln.Address();
+        sockaddr_in a{};
+        std::memcpy(&a, &la.ss, sizeof a);
+        peer = std::thread([a] {
+          int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+          ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a), 0);
+          SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+          SSL* s = SSL_new(ctx);
+          SSL_set_fd(s, fd);
+          EXPECT_EQ(SSL_connect(s), 1);
+          EXPECT_GE(SSL_shutdown(s), 0);  // close_notify, no FIN
+          char b[64];
+          while (read(fd, b, sizeof b) > 0) {
+          }  // until the server closes
+          SSL_free(s);
+          SSL_CTX_free(ctx);
+          close(fd);
+        });
+        auto [nc, aerr] = ln.Accept();
+        ASSERT_FALSE(aerr) << aerr.message();
+        tls::Config sc;
+        sc.Certificates = {PKI().leaf};
+        tls::Conn s = tls::Server(std::move(nc), sc);
+        ASSERT_FALSE(s.SetReadDeadline(std::chrono::steady_clock::now() + 10s));  // only a hang reaches it
+        char b[16];
+        EXPECT_EQ(s.Read(b).err, net::ErrEOF);
+        EXPECT_EQ(s.Read(b).err, net::ErrEOF);
+        EXPECT_EQ(s.Read(b).err, net::ErrEOF);
+        (void)s.Close();
+      },
+      o);
+  peer.join();
 }
 
 TEST(TLS, StreamsLargeResponsesAndEchoesLargeBodies) {
