@@ -353,7 +353,7 @@ struct conn final : bodySource, Request::contextSource, ResponseWriter {
     }
     return out;
   }
-  bool flushOut(Time at = Time{}, bool last = false);
+  bool flushOut(Time at = Time{}, bool last = false, bool peerDone = false);
   void idle(Time at);
   void commit(bool final);
   void finishResponse();
@@ -386,7 +386,9 @@ void conn::serve() {
     serveRequest();
     if (hijacked) return;
     if (closeAfter || srv->shutting.load(std::memory_order_relaxed)) {
-      if (flushOut(Time{}, true)) lingerClose();
+      // The client said it sends nothing more, and all it sent is read:
+      // the close may carry the last bytes (writeLast's peerDone).
+      if (flushOut(Time{}, true, req.Close && in.empty() && bodyDone && !bodyErr)) lingerClose();
       return;
     }
   }
@@ -744,17 +746,18 @@ bool conn::discardBody(int64_t limit) {
 
 // ---- the response -----------------------------------------------------------
 
-// flushOut writes what is buffered. last: the connection closes next, so
-// the last bytes may wait for the FIN and leave with it (writeLast); a
-// Connection: close response is then one packet. (Sent at once, it let the
-// client read it and close first about half the time: the server then
-// took the FIN and closed after, both ends paying for a packet more. Server
-// CPU per request, Connection: close at 16 connections, 16.5 -> 14.3 µs.)
-bool conn::flushOut(Time at, bool last) {
+// flushOut writes what is buffered. last: the connection closes next, and
+// the last bytes leave with the FIN (writeLast): a Connection: close
+// response is one packet. (Sent alone, with the FIN at the close a round
+// later, it let the client read it and close first about half the time:
+// the server then took the FIN and closed after, both ends paying for a
+// packet more. Server CPU per request, Connection: close at 16
+// connections, 16.5 -> 14.3 µs.) peerDone: see writeLast.
+bool conn::flushOut(Time at, bool last, bool peerDone) {
   if (!haveOut || out.empty()) return true;
   const auto d = srv->opts.write_timeout;
   if (d.count() > 0) (void)t->setWriteDeadline(orNow(at) + d);
-  auto r = last ? t->writeLast(out) : t->write(out);
+  auto r = last ? t->writeLast(out, peerDone) : t->write(out);
   out.clear();
   if (r.err) {
     closeAfter = true;

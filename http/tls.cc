@@ -793,24 +793,25 @@ std::error_code conn::handshake() {
 net::IOResult conn::read(char* p, size_t n) {
   if (auto err = handshake()) return {0, err};
   for (;;) {
-    bool starved, pending;
+    bool starved;
     {
       runtime::lockGuard g(&mu);
       starved = !readEnded && in.empty() && SSL_has_pending(ssl) == 0;
-      pending = !out.empty();
     }
     if (starved) {
       // Nothing for SSL_read to read (a keep-alive connection between
       // requests): wait for ciphertext first rather than hear WANT_READ.
-      if (pending) (void)flush();
+      // (Records in `out` now are a writer's, which sends them itself.)
       if (auto rerr = fill()) return {0, rerr};
     }
-    auto [r, e, err] = call([&](SSL* s) { return SSL_read(s, p, int(std::min<size_t>(n, INT32_MAX))); });
-    {
-      runtime::lockGuard g(&mu);
-      pending = !out.empty();
-    }
-    if (pending) (void)flush();  // an alert or a post-handshake message
+    size_t made = 0;  // the records this SSL_read adds (an alert, a post-handshake message)
+    auto [r, e, err] = call([&](SSL* s) {
+      const size_t before = out.size();
+      int k = SSL_read(s, p, int(std::min<size_t>(n, INT32_MAX)));
+      made = out.size() - before;
+      return k;
+    });
+    if (made) (void)flush();  // records a writer left in out are the writer's to send
     if (r > 0) return {size_t(r), {}};
     if (e != SSL_ERROR_WANT_READ) readEnded = true;
     switch (e) {

@@ -34,9 +34,12 @@ class transport {
   virtual void drop() noexcept = 0;
   // write sends all of data (parking as needed) or fails.
   virtual net::IOResult write(std::string_view data) = 0;
-  // writeLast is write for the connection's last bytes: closeWrite or
-  // close comes next (plain TCP sends them with the FIN: Conn::WriteLast).
-  virtual net::IOResult writeLast(std::string_view data) { return write(data); }
+  // writeLast is write for the connection's last bytes: close comes next
+  // (closeWrite may come first). Plain TCP sends them with the FIN
+  // (Conn::WriteLast); peerDone: the client has said it sends no more
+  // requests, so the close may take the bytes along without a shutdown
+  // first (Conn::WriteMore).
+  virtual net::IOResult writeLast(std::string_view data, bool /*peerDone*/) { return write(data); }
   virtual std::error_code setReadDeadline(Time t) = 0;
   virtual std::error_code setWriteDeadline(Time t) = 0;
   // closeWrite half-closes (FIN) so the client reads our last response.
@@ -61,7 +64,9 @@ class plainTransport final : public transport {
   }
   void drop() noexcept override { buf_ = net::Buffer(); }
   net::IOResult write(std::string_view data) override { return c_.Write(data); }
-  net::IOResult writeLast(std::string_view data) override { return c_.WriteLast(data); }
+  net::IOResult writeLast(std::string_view data, bool peerDone) override {
+    return peerDone ? c_.WriteMore(data) : c_.WriteLast(data);
+  }
   std::error_code setReadDeadline(Time t) override { return c_.SetReadDeadline(t); }
   std::error_code setWriteDeadline(Time t) override { return c_.SetWriteDeadline(t); }
   std::error_code closeWrite() override { return c_.CloseWrite(); }
@@ -97,7 +102,7 @@ class tlsTransport final : public transport {
     have_ = false;
   }
   net::IOResult write(std::string_view data) override { return c_.Write(data); }
-  net::IOResult writeLast(std::string_view data) override { return c_.WriteLast(data); }
+  net::IOResult writeLast(std::string_view data, bool) override { return c_.WriteLast(data); }
   std::error_code setReadDeadline(Time t) override { return c_.SetReadDeadline(t); }
   std::error_code setWriteDeadline(Time t) override { return c_.SetWriteDeadline(t); }
   std::error_code closeWrite() override { return c_.CloseWrite(); }

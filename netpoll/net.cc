@@ -305,11 +305,13 @@ Result<Buffer> Conn::Recv() {
   return {{}, toErr(n)};
 }
 
-IOResult Conn::Write(std::string_view buf) { return write(buf, false); }
+IOResult Conn::Write(std::string_view buf) { return write(buf, writeEnd::none); }
 
-IOResult Conn::WriteLast(std::string_view buf) { return write(buf, true); }
+IOResult Conn::WriteLast(std::string_view buf) { return write(buf, writeEnd::fin); }
 
-IOResult Conn::write(std::string_view buf, bool last) {
+IOResult Conn::WriteMore(std::string_view buf) { return write(buf, writeEnd::more); }
+
+IOResult Conn::write(std::string_view buf, writeEnd end) {
   if (c_ == nullptr) return {0, ErrClosed};
   if (!netpoll::current) return {0, noPoller()};
   netpoll::pollDesc* pd = c_->pd;
@@ -320,13 +322,18 @@ IOResult Conn::write(std::string_view buf, bool last) {
   std::lock_guard serial(pd->serial[netpoll::kWrite]);
   std::error_code err;
   while (done < buf.size()) {
-    int64_t n = netpoll::current->send(pd, buf.data() + done, buf.size() - done, last);
+    int64_t n = netpoll::current->send(pd, buf.data() + done, buf.size() - done, end != writeEnd::none);
     if (n < 0) {
       err = toErr(n);
       break;
     }
     done += size_t(n);
   }
+  // WriteLast: the tail its sends held back (MSG_MORE) leaves with the
+  // FIN. A system call of our own, while the descriptor is ours (refs):
+  // io_uring runs a shutdown only on a worker thread, later, when the
+  // descriptor may already name another connection.
+  if (end == writeEnd::fin && !err) (void)::shutdown(pd->fd, SHUT_WR);
   netpoll::finish(pd);
   return {done, err};
 }

@@ -130,24 +130,52 @@ TEST(Server, ConnectionCloseIsHonoured) {
 // A response that ends the connection leaves with the FIN: the client
 // receives the server's acknowledgement of the request (at once: a new
 // connection acknowledges its first data without delay) and one segment
-// with the response and the FIN (Conn::WriteLast). Sent before the FIN,
-// the response is a segment of its own: one more for every Connection:
-// close request.
+// with the response and the FIN. Sent before the FIN, the response is a
+// segment of its own: one more for every Connection: close request. The
+// client asked to close (Conn::WriteMore, then Close), or the server
+// decided to (Conn::WriteLast: the client may still be sending).
 TEST(Server, TheLastResponseLeavesWithTheFin) {
   routes h;
+  h.extra = [](http::ResponseWriter& w, http::Request&) {
+    w.Header().Set("Connection", "close");
+    (void)w.Write("bye");
+  };
   WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
-    for (const char* how : {"Connection: close\r\n", ""}) {
+    for (std::string req : {Get("/hello", "Connection: close\r\n"), std::string("GET /hello HTTP/1.0\r\n\r\n"),
+                            Get("/bye")}) {
       rawClient c(addr);
       const int64_t before = SegsIn(c.conn().Fd());
       ASSERT_GE(before, 0) << "no tcpi_segs_in in this kernel's TCP_INFO";
-      const std::string req = *how ? Get("/hello", how) : "GET /hello HTTP/1.0\r\n\r\n";
       ASSERT_TRUE(c.Send(req));
       auto r = c.Read();
       ASSERT_TRUE(r.ok);
-      EXPECT_EQ(r.body, "Hello, World!");
+      EXPECT_EQ(r.body, req.find("/bye") != std::string::npos ? "bye" : "Hello, World!");
       EXPECT_TRUE(c.Closed());
-      EXPECT_EQ(SegsIn(c.conn().Fd()) - before, 2) << (*how ? how : "HTTP/1.0");
+      EXPECT_EQ(SegsIn(c.conn().Fd()) - before, 2) << req;
     }
+  });
+}
+
+// The server ends a connection whose client has already sent its next
+// request (in the kernel, unread): the close resets the connection, and
+// the last response must be out before it, not held for the FIN.
+TEST(Server, TheLastResponseSurvivesARequestSentAfterIt) {
+  routes h;
+  ringo::Chan<int> sent;  // the client has sent the second request
+  h.extra = [&](http::ResponseWriter& w, http::Request&) {
+    sent.Recv();
+    w.Header().Set("Connection", "close");
+    (void)w.Write("bye");
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/bye")));
+    ASSERT_TRUE(c.Send(Get("/hello")));  // read by nobody: the handler of /bye runs
+    sent.Send(1);
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.body, "bye");
+    EXPECT_EQ(r.header.Get("Connection"), "close");
   });
 }
 

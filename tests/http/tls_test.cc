@@ -198,6 +198,9 @@ TEST(TLS, EveryReadAfterCloseNotifyIsEOFWithoutAFin) {
         std::memcpy(&a, &la.ss, sizeof a);
         peer = std::thread([a] {
           int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+          timeval tv{10, 0};  // a test that failed early must not leave this thread blocked
+          setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+          setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
           ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a), 0);
           SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
           SSL* s = SSL_new(ctx);

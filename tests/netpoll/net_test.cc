@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <gtest/gtest.h>
 #include <ringo/ringo.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -190,16 +191,17 @@ TEST(Net, HalfCloseDeliversEofAndKeepsTheOtherDirection) {
   });
 }
 
-// WriteLast's bytes wait for the FIN and arrive with it: one segment where
-// Write and Close take two.
+// WriteLast's bytes, and WriteMore's followed by Close, arrive with the
+// FIN: one segment where Write and Close take two.
 TEST(Net, WriteLastLeavesInOneSegmentWithTheFin) {
   RunP(1, [] {
     auto [ln, addr] = LocalListener();
-    for (bool last : {true, false}) {
+    for (int how : {0, 1, 2}) {  // WriteLast, WriteMore, Write
+      const bool last = how != 2;
       auto [c, s] = Pair(ln, addr);
       const int64_t before = SegsIn(c.Fd());
       ASSERT_GE(before, 0) << "no tcpi_segs_in in this kernel's TCP_INFO";
-      auto w = last ? s.WriteLast("the response") : s.Write("the response");
+      auto w = how == 0 ? s.WriteLast("the response") : how == 1 ? s.WriteMore("the response") : s.Write("the response");
       ASSERT_FALSE(w.err) << w.err.message();
       ASSERT_EQ(w.n, 12u);
       ASSERT_FALSE(s.Close());
@@ -207,8 +209,35 @@ TEST(Net, WriteLastLeavesInOneSegmentWithTheFin) {
       EXPECT_EQ(ReadFull(c, 12), "the response");
       char b[4];
       EXPECT_EQ(c.Read(b).err, net::ErrEOF);
-      EXPECT_EQ(SegsIn(c.Fd()) - before, last ? 1 : 2) << (last ? "WriteLast" : "Write");
+      EXPECT_EQ(SegsIn(c.Fd()) - before, last ? 1 : 2) << (how == 0 ? "WriteLast" : how == 1 ? "WriteMore" : "Write");
     }
+  });
+}
+
+// WriteLast closes the write side: the peer reads the bytes and EOF
+// before Close. And they are out before Close, so a Close that resets the
+// connection (input nobody read) does not take them with it.
+TEST(Net, WriteLastIsReadWithEofAndSurvivesACloseThatResets) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    ASSERT_FALSE(c.Write("a request nobody reads").err);
+    const int64_t limit = MonoNanos() + 5'000'000'000;
+    for (int queued = 0; queued == 0;) {  // in the server's receive queue
+      ASSERT_EQ(ioctl(s.Fd(), FIONREAD, &queued), 0);
+      ASSERT_LT(MonoNanos(), limit) << "the request never arrived";
+      if (queued == 0) ringo::Gosched();
+    }
+    auto w = s.WriteLast("the response");
+    ASSERT_FALSE(w.err) << w.err.message();
+    ASSERT_FALSE(c.SetReadDeadline(std::chrono::steady_clock::now() + 10s));
+    EXPECT_EQ(ReadFull(c, 12), "the response");
+    char b[4];
+    EXPECT_EQ(c.Read(b).err, net::ErrEOF);  // the FIN, before any Close
+    ASSERT_FALSE(s.Close());                // unread input: the kernel resets
+    auto r = c.Read(b);
+    EXPECT_TRUE(r.err == net::ErrEOF || r.err == std::errc::connection_reset || r.err == std::errc::broken_pipe)
+        << r.err.message();
   });
 }
 

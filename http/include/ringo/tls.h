@@ -171,9 +171,8 @@ class Conn {
   // or Read (no copy into a caller's buffer).
   net::Result<std::string_view> Recv();
   net::IOResult Write(std::string_view buf);
-  // WriteLast is Write for the last bytes before Close or CloseWrite, which
-  // must come next: the records, close_notify and the FIN leave together
-  // (net::Conn::WriteLast).
+  // WriteLast is Write followed by CloseWrite, in one step: the records,
+  // close_notify and the FIN leave together (net::Conn::WriteLast).
   net::IOResult WriteLast(std::string_view buf);
   // Close sends close_notify if it can without waiting, then closes.
   std::error_code Close();

@@ -157,13 +157,21 @@ class Conn {
   IOResult Write(std::string_view buf);
   IOResult Write(const void* p, size_t n) { return Write(std::string_view(static_cast<const char*>(p), n)); }
 
-  // WriteLast is Write for the last bytes before Close or CloseWrite, which
-  // must come next: TCP holds the final partial segment back (MSG_MORE)
-  // until then, and it leaves in one packet with the FIN. The peer gets one
-  // packet fewer to receive and acknowledge, and cannot read the end of
-  // the data, and close first, before this side has closed. (Without a
-  // Close the held bytes may wait until the peer sends something.)
+  // WriteLast is Write followed by CloseWrite (not in Go): the last bytes
+  // leave in one packet with the FIN. The peer gets one packet fewer to
+  // receive and acknowledge, and cannot read the end of the data, and
+  // close first, before this side has closed. Reading goes on; Close
+  // releases the connection as always. If the write fails, the write side
+  // stays open.
   IOResult WriteLast(std::string_view buf);
+  // WriteMore is Write with MSG_MORE (not in Go): TCP holds the final
+  // partial segment back for what this side sends next, a Write,
+  // CloseWrite or Close, to leave with it (without one it goes after
+  // about 200 ms). WriteMore then Close is WriteLast without its system
+  // call, but a Close that finds input nobody read resets the connection
+  // and the held bytes are lost: use it only when the peer has said it
+  // sends nothing more.
+  IOResult WriteMore(std::string_view buf);
 
   // Close closes the connection: parked Reads and Writes on it (from other
   // goroutines) return ErrClosed, and Close returns once none is in flight
@@ -191,7 +199,8 @@ class Conn {
   int Fd() const noexcept;
 
  private:
-  IOResult write(std::string_view buf, bool last);
+  enum class writeEnd { none, more, fin };
+  IOResult write(std::string_view buf, writeEnd end);
   friend class Listener;
   friend Result<Conn> Dial(std::string_view, std::string_view, std::chrono::nanoseconds);
   explicit Conn(detail::conn* c) noexcept : c_(c) {}
