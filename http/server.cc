@@ -338,6 +338,8 @@ struct conn final : bodySource, Request::contextSource, ResponseWriter {
   void handlerFailed(const char* what);
   void reject(int code, std::string_view why);
   void lingerClose(bool always = false);
+  // allRead: every byte the client sent so far is read (as far as we know).
+  bool allRead() const { return in.empty() && bodyDone && !bodyErr; }
 
   // input
   bool fill(Time deadline, bool idleWait = false, Time at = Time{});
@@ -388,7 +390,7 @@ void conn::serve() {
     if (closeAfter || srv->shutting.load(std::memory_order_relaxed)) {
       // The client said it sends nothing more, and all it sent is read:
       // the close may carry the last bytes (writeLast's peerDone).
-      if (flushOut(Time{}, true, req.Close && in.empty() && bodyDone && !bodyErr)) lingerClose();
+      if (flushOut(Time{}, true, req.Close && allRead())) lingerClose();
       return;
     }
   }
@@ -667,7 +669,7 @@ void conn::reject(int code, std::string_view why) {
 // so our last response is not destroyed by a reset (unread input at close
 // makes the kernel send RST, and the client may lose the response).
 void conn::lingerClose(bool always) {
-  if (!always && in.empty() && bodyDone && !bodyErr) return;  // nothing unread: a plain close does
+  if (!always && allRead()) return;  // nothing unread: a plain close does
   (void)t->closeWrite();
   in = {};
   const Time end = now() + kLinger;

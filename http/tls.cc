@@ -645,6 +645,15 @@ struct conn {
     return {};
   }
 
+  // queueCloseNotify puts close_notify in out, once (mu held).
+  void queueCloseNotify() {
+    if (sentShutdown) return;
+    sentShutdown = true;
+    clearErrors();
+    SSL_shutdown(ssl);
+    clearErrors();
+  }
+
   std::error_code handshake();
   std::error_code runHandshake();
   std::error_code sniff();
@@ -938,12 +947,7 @@ net::IOResult Conn::write(std::string_view buf, bool last) {
   }
   {
     runtime::lockGuard l(&d.mu);
-    if (last && !d.sentShutdown) {
-      d.sentShutdown = true;  // close_notify goes with the data
-      clearErrors();
-      SSL_shutdown(d.ssl);
-      clearErrors();
-    }
+    if (last) d.queueCloseNotify();  // it goes with the data
     std::swap(d.out, d.sending);
   }
   auto [n, err] = last ? d.nc.WriteLast(d.sending) : d.nc.Write(d.sending);
@@ -966,10 +970,7 @@ void closeNotify(detail::conn& d) {
   {
     runtime::lockGuard g(&d.mu);
     if (!d.sentShutdown) {
-      d.sentShutdown = true;
-      ERR_clear_error();
-      SSL_shutdown(d.ssl);
-      ERR_clear_error();
+      d.queueCloseNotify();
       std::swap(d.out, d.sending);
       send = !d.sending.empty();
     }

@@ -167,7 +167,7 @@ class poller {
   virtual int64_t recvBuf(pollDesc* pd, char** data, int32_t* id) = 0;
   virtual void releaseBuf(char* data, int32_t id) = 0;
   // send with more: MSG_MORE, TCP holds a last partial segment back for
-  // what comes next (Conn::WriteLast's shutdown: it leaves with the FIN).
+  // what this side sends next (Conn::WriteMore; WriteLast's FIN).
   virtual int64_t send(pollDesc* pd, const void* p, size_t n, bool more) = 0;
   virtual int64_t accept(pollDesc* pd, sockaddr_storage* sa, socklen_t* salen) = 0;
   virtual int64_t connect(pollDesc* pd, const sockaddr* sa, socklen_t salen) = 0;
