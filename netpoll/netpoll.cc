@@ -341,6 +341,7 @@ Stats ReadStats() {
   s.blockingPolls = r(stats.blockingPolls);
   s.sysmonPolls = r(stats.sysmonPolls);
   s.kicks = r(stats.kicks);
+  s.lateSubmits = r(stats.lateSubmits);
   s.recvNoBufs = r(stats.recvNoBufs);
   s.epollWaits = r(stats.epollWaits);
   s.parked = current ? current->parked() : 0;
