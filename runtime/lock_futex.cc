@@ -25,11 +25,9 @@ constexpr int kActiveSpin = 100;
 
 }  // namespace
 
-static void lock2(mutex* l) {
-  uint32_t c = 0;
-  if (l->key.compare_exchange_strong(c, 1, std::memory_order_acquire)) return;
+void lockSlow(mutex* l) {
   for (int i = 0; i < kActiveSpin; i++) {
-    c = 0;
+    uint32_t c = 0;
     if (l->key.load(std::memory_order_relaxed) == 0 &&
         l->key.compare_exchange_weak(c, 1, std::memory_order_acquire))
       return;
@@ -39,18 +37,9 @@ static void lock2(mutex* l) {
   while (l->key.exchange(2, std::memory_order_acquire) != 0) futex(&l->key, FUTEX_WAIT, 2, nullptr);
 }
 
-// lock acquires l. Under TSan a runtime lock is a real synchronisation
-// point (race.h): acquire after taking it, release before dropping it.
-void lock(mutex* l) {
-  lock2(l);
-  raceacquire(l);
-}
-
-void unlock(mutex* l) {
-  racerelease(l);
-  uint32_t old = l->key.exchange(0, std::memory_order_release);
+void unlockSlow(mutex* l, uint32_t old) {
   if (old == 0) fatal("unlock of unlocked lock");
-  if (old == 2) futex(&l->key, FUTEX_WAKE, 1, nullptr);
+  futex(&l->key, FUTEX_WAKE, 1, nullptr);  // 2: someone sleeps
 }
 
 void noteclear(note* n) { n->key.store(0, std::memory_order_relaxed); }
