@@ -1,6 +1,7 @@
 // pool.cc — the connection buffer pool: response and body buffers go back
 // here when a connection goes idle, so an idle connection holds none.
 
+#include <utility>
 #include <vector>
 
 #include "../runtime/lock.h"
@@ -31,17 +32,33 @@ globalPool& global() {
 struct localPool {
   std::string s[kLocalCache];
   size_t n = 0;
-  // Destroyed when the M's thread exits: after the goroutines that used it
-  // (the last bufput released it; see mLocal).
-  ~localPool() { runtime::raceacquire(&mKey); }
 };
-thread_local localPool local;
+
+// A thread's pool is made at its first use and freed when the thread
+// exits: after the goroutines that used it (the last bufput released it;
+// see mLocal). The thread_local the hot path reads is a plain pointer, so
+// it needs no guard (a thread_local object with a destructor is reached
+// through __tls_init at every use).
+thread_local localPool* localp = nullptr;
+struct localPoolEnd {
+  ~localPoolEnd() {
+    runtime::raceacquire(&mKey);
+    delete std::exchange(localp, nullptr);
+  }
+};
+localPool& mine() {
+  if (localPool* p = localp) return *p;
+  static thread_local localPoolEnd end;  // registers the free at thread exit
+  (void)end;
+  return *(localp = new localPool);
+}
 
 }  // namespace
 
 std::string bufget() {
   count(cBufInUse);
   mLocal m;
+  localPool& local = mine();
   if (local.n == 0) {
     auto& g = global();
     runtime::lockGuard lg(&g.lock);
@@ -65,6 +82,7 @@ void bufput(std::string s) noexcept {
   if (s.capacity() < kBufCap || s.capacity() > 16 * kBufCap) return;  // grown big: let it go
   s.clear();
   mLocal m;
+  localPool& local = mine();
   if (local.n == kLocalCache) {
     auto& g = global();
     runtime::lockGuard lg(&g.lock);
