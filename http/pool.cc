@@ -1,6 +1,7 @@
 // pool.cc — the connection buffer pool: response and body buffers go back
 // here when a connection goes idle, so an idle connection holds none.
 
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -38,19 +39,23 @@ struct localPool {
 // exits: after the goroutines that used it (the last bufput released it;
 // see mLocal). The thread_local the hot path reads is a plain pointer, so
 // it needs no guard (a thread_local object with a destructor is reached
-// through __tls_init at every use).
+// through __tls_init at every use). A bufget or bufput from a destructor
+// that runs after the pool's at thread exit finds it gone and does without.
 thread_local localPool* localp = nullptr;
+thread_local bool localGone = false;
 struct localPoolEnd {
   ~localPoolEnd() {
     runtime::raceacquire(&mKey);
     delete std::exchange(localp, nullptr);
+    localGone = true;
   }
 };
-localPool& mine() {
-  if (localPool* p = localp) return *p;
+localPool* mine() noexcept {
+  if (localPool* p = localp) return p;
+  if (localGone) return nullptr;
   static thread_local localPoolEnd end;  // registers the free at thread exit
   (void)end;
-  return *(localp = new localPool);
+  return localp = new (std::nothrow) localPool;
 }
 
 }  // namespace
@@ -58,18 +63,20 @@ localPool& mine() {
 std::string bufget() {
   count(cBufInUse);
   mLocal m;
-  localPool& local = mine();
-  if (local.n == 0) {
-    auto& g = global();
-    runtime::lockGuard lg(&g.lock);
-    while (local.n < kBatch && !g.free.empty()) {
-      local.s[local.n++] = std::move(g.free.back());
-      g.free.pop_back();
+  if (localPool* lp = mine()) {
+    localPool& local = *lp;
+    if (local.n == 0) {
+      auto& g = global();
+      runtime::lockGuard lg(&g.lock);
+      while (local.n < kBatch && !g.free.empty()) {
+        local.s[local.n++] = std::move(g.free.back());
+        g.free.pop_back();
+      }
     }
-  }
-  if (local.n > 0) {
-    count(cBufReused);
-    return std::move(local.s[--local.n]);
+    if (local.n > 0) {
+      count(cBufReused);
+      return std::move(local.s[--local.n]);
+    }
   }
   count(cBufAllocated);
   std::string s;
@@ -82,7 +89,9 @@ void bufput(std::string s) noexcept {
   if (s.capacity() < kBufCap || s.capacity() > 16 * kBufCap) return;  // grown big: let it go
   s.clear();
   mLocal m;
-  localPool& local = mine();
+  localPool* lp = mine();
+  if (lp == nullptr) return;  // freed here
+  localPool& local = *lp;
   if (local.n == kLocalCache) {
     auto& g = global();
     runtime::lockGuard lg(&g.lock);

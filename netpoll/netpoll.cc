@@ -92,8 +92,9 @@ void rtBreak() { current->breakPoll(); }
 bool rtAnyWaiters() { return current->anyWaiters(); }
 void rtFlush() { current->flush(); }
 void rtKick() { current->kick(); }
+void rtResume() { current->resume(); }
 
-const runtime::netpoller table{rtPoll, rtBreak, rtAnyWaiters, rtInit, rtFini, rtFlush, rtKick};
+const runtime::netpoller table{rtPoll, rtBreak, rtAnyWaiters, rtInit, rtFini, rtFlush, rtKick, rtResume};
 // Linked in with the net API: a program that uses sockets gets a poller.
 [[maybe_unused]] const bool registered = (netpollRegister(&table), true);
 

@@ -155,8 +155,10 @@ class poller {
   // flush submits what this thread has queued; called before the thread
   // blocks outside the scheduler (ringo::Blocking).
   virtual void flush() {}
-  // kick: sysmon's round (runtime/netpoll.h).
+  // kick: sysmon's round; resume: the thread runs goroutines again
+  // (runtime/netpoll.h).
   virtual void kick() {}
+  virtual void resume() {}
 
   virtual bool blockingSockets() const = 0;  // io_uring wants them blocking
   virtual int open(pollDesc* pd) = 0;        // returns -errno on failure

@@ -57,9 +57,9 @@
 // goroutines that each start an operation in one round of their P cost one
 // io_uring_enter. Cancels are submitted at once (timers and Close; rare).
 // A batch waits for short goroutines, not for long ones: an operation
-// queued kLongRun or more after its M's previous operation or poll (the
-// goroutines that ran in between took that long) is submitted at once,
-// with whatever waits beside it (Stats::lateSubmits counts these).
+// queued kLongRun or more after its M's previous operation, poll or
+// resume (so the goroutines that ran in between took that long) is
+// submitted at once, with whatever waits beside it (Stats::lateSubmits).
 // Without the rule a TLS server's handshake flight waited until the P's
 // queue was empty, behind other connections' handshakes (~100 us of
 // crypto each). On the handshake-per-request benchmark (wrk -c16,
@@ -122,14 +122,35 @@ constexpr int kMaxRings = 1024;       // Ms that do I/O
 constexpr uint64_t kProbeTag = 2;
 constexpr int64_t kLongRun = 20'000;  // ns; see "Batching" (picked: a keep-alive goroutine runs 2-5 us)
 
-// cputicks is the CPU's time-stamp counter (Go's cputicks): a clock a
-// tenth of clock_gettime's cost, calibrated against nanotime by init.
-inline uint64_t cputicks() {
-#if defined(__x86_64__)
-  return __builtin_ia32_rdtsc();
-#else
-  return uint64_t(nanotime());
-#endif
+// cputicks is the CPU's time-stamp counter (Go's cputicks): a clock at
+// half clock_gettime's cost, calibrated against nanotime once (longTicks).
+inline uint64_t cputicks() { return __builtin_ia32_rdtsc(); }
+
+// longTicks is kLongRun in cputicks. Two (nanotime, cputicks) pairs 200 us
+// apart, each taken between two nanotime reads less than 2 us apart (a
+// thread preempted in between would skew it: it retries), once per process.
+uint64_t longTicks() {
+  static const uint64_t ticks = [] {
+    auto pair = [](int64_t* ns, uint64_t* t) {
+      for (int i = 0;; i++) {
+        const int64_t a = nanotime();
+        *t = cputicks();
+        const int64_t b = nanotime();
+        *ns = a + (b - a) / 2;
+        if (b - a < 2'000 || i == 100) return;
+      }
+    };
+    int64_t n0, n1;
+    uint64_t t0, t1;
+    pair(&n0, &t0);
+    while (nanotime() - n0 < 200'000) {
+    }
+    pair(&n1, &t1);
+    double perNs = double(t1 - t0) / double(n1 - n0);
+    perNs = std::clamp(perNs, 0.1, 100.0);  // a TSC between 100 MHz and 100 GHz
+    return uint64_t(double(kLongRun) * perNs);
+  }();
+  return ticks;
 }
 
 // ringGuard holds one of a ring's locks, counting the acquisitions that
@@ -158,7 +179,9 @@ struct ring {
   io_uring_buf_ring* br = nullptr;
   char* bufs = nullptr;
   pid_t tid = 0;            // the owner thread (the completion work runs there)
-  uint64_t lastQueued = 0;  // cputicks at the owner's last operation queued or flush (owner only)
+  // cputicks at the owner's last operation queued, flush or resume. Atomic:
+  // Ms that could not make a ring share ring 0 (mine).
+  std::atomic<uint64_t> lastQueued{0};
   bool sawTaskrun = false;  // sysmon's last look found completion work waiting (sysmon only)
 };
 
@@ -200,7 +223,7 @@ class uring final : public poller {
     }
     evfd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (evfd_ < 0) return false;
-    longTicks_ = uint64_t(kLongRun * ticksPerNs());
+    longTicks_ = longTicks();
     int err = 0;
     ring* r = newRing(&err);  // m0's ring, and the probe
     if (r == nullptr) {
@@ -289,9 +312,15 @@ class uring final : public poller {
 
   void flush() override {
     if (myRingGen != gen_ || myRing == nullptr) return;
-    myRing->lastQueued = cputicks();  // what runs from here on is the next batch's
+    myRing->lastQueued.store(cputicks(), std::memory_order_relaxed);  // what runs next is the next batch's
     if (unsigned n = pending(myRing)) enter(myRing, n, 0, 0);
     else if (taskrun(myRing)) enter(myRing, 0, 0, IORING_ENTER_GETEVENTS);  // post our waiting completions
+  }
+
+  // resume: the M runs goroutines again after sleeping or a Blocking call;
+  // that time was not theirs (see "Batching").
+  void resume() override {
+    if (myRingGen == gen_ && myRing != nullptr) myRing->lastQueued.store(cputicks(), std::memory_order_relaxed);
   }
 
   // kick (sysmon): an owner whose ring has had completion work waiting for
@@ -434,16 +463,6 @@ class uring final : public poller {
   runtime::mutex ringslock_;         // making a ring
   std::atomic<int> nwait_{0};        // goroutines parked on an operation
   std::atomic<uint32_t> wakeSig_{0}; // the eventfd has been written
-
-  // ticksPerNs measures cputicks against nanotime over 100 us (init).
-  static double ticksPerNs() {
-    const int64_t n0 = nanotime();
-    const uint64_t t0 = cputicks();
-    int64_t n1;
-    do n1 = nanotime();
-    while (n1 - n0 < 100'000);
-    return double(cputicks() - t0) / double(n1 - n0);
-  }
 
   static size_t brSize() { return (sizeof(io_uring_buf) * kBufs + 4095) & ~size_t(4095); }
 
@@ -638,11 +657,11 @@ class uring final : public poller {
       now = u->queueOp(r, pa->op, *pa->a);
       u->nwait_.fetch_add(1, std::memory_order_relaxed);
     }
-    // From here another thread may submit the op (a cancel, sysmon) and
-    // its goroutine run on: pa, on that goroutine's stack, is not touched.
+    // Once published, the op may be submitted by another thread (a cancel,
+    // sysmon) and its goroutine run on: pa, on that stack, is not touched.
     if (now) {
       count(stats.lateSubmits);
-      u->enter(r, pending(r), 0, 0);
+      if (unsigned n = pending(r)) u->enter(r, n, 0, 0);
     }
     return true;
   }
@@ -650,10 +669,10 @@ class uring final : public poller {
   // queueOp fills and publishes op's SQE (the owner's ring); true if the
   // batch should be submitted now (see "Batching").
   bool queueOp(ring* r, uop* op, const opArgs& a) {
-    const uint64_t t = cputicks();
     ringGuard g(&r->sqlock);
-    const bool late = t - r->lastQueued >= longTicks_;
-    r->lastQueued = t;
+    const uint64_t t = cputicks();
+    const bool late = int64_t(t - r->lastQueued.load(std::memory_order_relaxed)) >= int64_t(longTicks_);
+    r->lastQueued.store(t, std::memory_order_relaxed);
     io_uring_sqe* sqe = getsqeLocked(r);
     switch (a.kind) {
       case opArgs::recv:

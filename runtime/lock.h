@@ -12,30 +12,35 @@
 #include <atomic>
 #include <cstdint>
 
-#include "race.h"
 #include "ringo/detail/mutex.h"
 
 namespace ringo::runtime {
 
-// lock and unlock are inline for the uncontended case, a CAS and an
-// exchange (a keep-alive request takes about a dozen runtime locks);
-// lockSlow spins, then sleeps; unlockSlow wakes a sleeper.
+// lock acquires l. Under TSan a runtime lock is a real synchronisation
+// point (race.h): acquire after taking it, release before dropping it.
+// Outside TSan builds lock and unlock are inline for the uncontended case,
+// a CAS and an exchange (a keep-alive request takes about a dozen runtime
+// locks); lockSlow spins, then sleeps; unlockSlow wakes a sleeper. Under
+// TSan they stay out of line, in the library, where RINGO_TSAN declares
+// the synchronisation: a test compiled with -fsanitize=thread and
+// without RINGO_TSAN must not get a body of its own.
+#if defined(RINGO_TSAN) || defined(__SANITIZE_THREAD__)
+void lock(mutex* l);
+void unlock(mutex* l);
+#else
 void lockSlow(mutex* l);
 void unlockSlow(mutex* l, uint32_t old);
 
-// lock acquires l. Under TSan a runtime lock is a real synchronisation
-// point (race.h): acquire after taking it, release before dropping it.
 inline void lock(mutex* l) {
   uint32_t c = 0;
   if (!l->key.compare_exchange_strong(c, 1, std::memory_order_acquire)) lockSlow(l);
-  raceacquire(l);
 }
 
 inline void unlock(mutex* l) {
-  racerelease(l);
   const uint32_t old = l->key.exchange(0, std::memory_order_release);
   if (old != 1) unlockSlow(l, old);
 }
+#endif
 
 struct note {
   // 0 armed, 1 woken.

@@ -25,6 +25,23 @@ constexpr int kActiveSpin = 100;
 
 }  // namespace
 
+void lockSlow(mutex* l);  // (lock.h declares them too, outside TSan builds)
+void unlockSlow(mutex* l, uint32_t old);
+
+#if defined(RINGO_TSAN) || defined(__SANITIZE_THREAD__)
+void lock(mutex* l) {
+  uint32_t c = 0;
+  if (!l->key.compare_exchange_strong(c, 1, std::memory_order_acquire)) lockSlow(l);
+  raceacquire(l);
+}
+
+void unlock(mutex* l) {
+  racerelease(l);
+  const uint32_t old = l->key.exchange(0, std::memory_order_release);
+  if (old != 1) unlockSlow(l, old);
+}
+#endif
+
 void lockSlow(mutex* l) {
   for (int i = 0; i < kActiveSpin; i++) {
     uint32_t c = 0;

@@ -41,6 +41,10 @@ struct netpoller {
   // kernel (io_uring's COOP_TASKRUN) makes a thread that has let it wait a
   // whole round do so.
   void (*kick)() = nullptr;
+  // resume: the calling M is about to run goroutines again, after sleeping
+  // in stopm or returning from a Blocking call (a poller that batches by
+  // how long goroutines ran must not count that time).
+  void (*resume)() = nullptr;
 };
 
 // sysmon polls too, with poll(0) from its own thread (no M), when no M has

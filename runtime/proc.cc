@@ -607,6 +607,7 @@ static bool stopm(M* mp) {
   if (mp->nextp == nullptr) return false;  // woken for exit
   acquirep(mp, mp->nextp);
   mp->nextp = nullptr;
+  if (netpollCurrent->resume) netpollCurrent->resume();
   return true;
 }
 
@@ -1270,6 +1271,7 @@ static bool stoplockedm(M* mp) {
   if (mp->nextp == nullptr) return false;  // woken for exit
   acquirep(mp, mp->nextp);
   mp->nextp = nullptr;
+  if (netpollCurrent->resume) netpollCurrent->resume();
   return true;
 }
 
@@ -1343,6 +1345,7 @@ void exitsyscall() {
     oldp->m = mp;
     oldp->mtid.store(mp->tid, std::memory_order_relaxed);
     casgstatus(gp, Gsyscall, Grunning);
+    if (netpollCurrent->resume) netpollCurrent->resume();
     return;
   }
   // sysmon gave it away: any idle P will do.
@@ -1355,6 +1358,7 @@ void exitsyscall() {
     acquirep(mp, pp);
     casgstatus(gp, Gsyscall, Grunning);
     pp->curgoid.store(gp->goid, std::memory_order_relaxed);
+    if (netpollCurrent->resume) netpollCurrent->resume();
     return;
   }
   mcall(exitsyscall0);
