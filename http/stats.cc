@@ -66,7 +66,10 @@ void shardput(shard* s) {
 thread_local shard* mine = nullptr;  // constant-initialised: no guard
 thread_local bool mineGone = false;
 struct shardReturn {
+  // Runs at thread exit, after the goroutines that counted here: take the
+  // hand-over from the last of them (mLocal), as the buffer pool does.
   ~shardReturn() {
+    runtime::raceacquire(&mKey);
     if (mine) shardput(mine);
     mine = nullptr;
     mineGone = true;
