@@ -67,17 +67,17 @@
 // request with its clients unanswered, and each wake-up cost wrk a
 // cross-CPU interrupt (0.6 per request in /proc/interrupts' CAL row):
 // 15.0-15.6k requests in 4 s before, 16.8-17.3k after, nginx 16.8-17.5k.
-// A keep-alive goroutine runs for a few microseconds, so keep-alive
-// batches stay whole: at 256 connections one request in 300 cuts one
-// short (2,622 of 746k in 4 s; an interrupt that stretches a goroutine,
-// presumably), against 35k of 40k enters in the handshake benchmark. What
-// it costs: POST /echo with 64 KiB bodies at 256 connections sends about
-// 0.35 operations per request early, and spends 67 -> 75 us of server CPU
-// per request (medians of 7 alternated runs; 50 us instead of 20 still
-// cost about as much). The clock is the TSC (cputicks), read once per
-// operation and once per submission; a submission restarts it when it
-// returns, since its own time (the kernel runs the sends inline) is not
-// the goroutines'.
+// kLongRun is 100 us, from the time goroutines ran before an operation,
+// measured per kind: a keep-alive goroutine runs 2-5 us; POST /echo with
+// a 64 KiB body runs 50-100 us before its send; the handshake's reply
+// comes 100-500 us after the ClientHello. At 20 us the echo benchmark sent
+// nearly every operation early (29k of 30k enters), for a server CPU cost
+// that moved between +12% and nothing from run to run; at 100 us 600 in
+// 4 s go early, and the handshake benchmark keeps its gain (16.2-17.1k
+// requests, Go 16.4-16.8k, in the same runs). The clock is the TSC
+// (cputicks), read once per operation and once per submission; a
+// submission restarts it when it returns, since its own time (the kernel
+// runs the sends inline) is not the goroutines'.
 //
 // Receive without a buffer: Recv uses a provided-buffer ring (group 0 of
 // each ring, kBufs buffers of net::Buffer::kSize), so a goroutine parked on
@@ -128,7 +128,7 @@ constexpr unsigned kBufs = 1024;      // provided buffers per ring: 16 MiB of ad
 constexpr size_t kAcceptQueue = 128;  // connections accepted and not yet claimed
 constexpr int kMaxRings = 1024;       // Ms that do I/O
 constexpr uint64_t kProbeTag = 2;
-constexpr int64_t kLongRun = 20'000;  // ns; see "Batching" (picked: a keep-alive goroutine runs 2-5 us)
+constexpr int64_t kLongRun = 100'000;  // ns; see "Batching"
 
 // cputicks is the CPU's time-stamp counter (Go's cputicks): a clock at
 // half clock_gettime's cost, calibrated against nanotime once (longTicks).

@@ -890,7 +890,7 @@ TEST(Poller, OneEnterForARoundOfOperations) {
     EXPECT_EQ(ok.load(), kN);
     EXPECT_EQ(s1.recv - s0.recv, uint64_t(kN));
     // One enter for the round. Sysmon may have polled in the middle of it
-    // (every 10 ms when nobody else has), and an operation queued 20 us or
+    // (every 10 ms when nobody else has), and an operation queued 100 us or
     // more after the previous one submits at once ("Batching" in
     // netpoll_uring.cc); each splits it once. Only the round's first can
     // be that late here, unless a sanitizer slows every goroutine down.
