@@ -53,9 +53,12 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <fstream>
+#include <list>
 #include <sstream>
+#include <unordered_map>
 #include <variant>
 
 #include "../runtime/lock.h"
@@ -346,6 +349,10 @@ struct context {
   std::string alpn;            // NextProtos in ALPN wire format
   std::chrono::nanoseconds handshakeTimeout{};
   Chan<std::monostate> slots;  // handshakes in progress (server)
+  // Client: the sessions to resume (null: none), and this context's
+  // number in their keys (a session is resumed only where it was verified).
+  std::shared_ptr<ClientSessionCache> cache;
+  uint64_t id = 0;
 
   context() : slots(nullptr) {}
   ~context() {
@@ -353,7 +360,70 @@ struct context {
   }
 };
 
+// lru is a ClientSessionCache's sessions: most recently used first, with
+// an index by key. mu is a runtime lock: nothing under it parks.
+struct lru {
+  struct entry {
+    std::string key;
+    SSL_SESSION* s;  // a reference of the cache's
+  };
+  runtime::mutex mu;
+  size_t capacity;
+  std::list<entry> order;
+  std::unordered_map<std::string, std::list<entry>::iterator> index;
+
+  explicit lru(size_t cap) : capacity(cap) {}
+  ~lru() {
+    for (auto& e : order) SSL_SESSION_free(e.s);
+  }
+  static lru& of(ClientSessionCache& c) { return *c.l_; }
+
+  // get returns a copy of key's session for a connection to use, or null.
+  // A copy, never the cached one: the connection's end may mark its
+  // session not resumable (see newSession).
+  SSL_SESSION* get(const std::string& key) {
+    runtime::lockGuard g(&mu);
+    auto it = index.find(key);
+    if (it == index.end()) return nullptr;
+    order.splice(order.begin(), order, it->second);
+    return SSL_SESSION_dup(it->second->s);
+  }
+  // put files s under key, taking the caller's reference; the session it
+  // replaces, or the least recently used past capacity, is let go.
+  void put(const std::string& key, SSL_SESSION* s) {
+    SSL_SESSION* old = nullptr;
+    {
+      runtime::lockGuard g(&mu);
+      if (auto it = index.find(key); it != index.end()) {
+        old = std::exchange(it->second->s, s);
+        order.splice(order.begin(), order, it->second);
+      } else {
+        order.push_front({key, s});
+        index.emplace(key, order.begin());
+        if (order.size() > capacity) {
+          old = order.back().s;
+          index.erase(order.back().key);
+          order.pop_back();
+        }
+      }
+    }
+    if (old) SSL_SESSION_free(old);
+  }
+  size_t len() {
+    runtime::lockGuard g(&mu);
+    return order.size();
+  }
+};
+
 }  // namespace detail
+
+ClientSessionCache::ClientSessionCache(size_t capacity) : l_(std::make_unique<detail::lru>(capacity)) {}
+ClientSessionCache::~ClientSessionCache() = default;
+size_t ClientSessionCache::Len() const { return l_->len(); }
+
+std::shared_ptr<ClientSessionCache> NewLRUClientSessionCache(int capacity) {
+  return std::shared_ptr<ClientSessionCache>(new ClientSessionCache(capacity < 1 ? 64 : size_t(capacity)));
+}
 
 namespace {
 
@@ -381,6 +451,11 @@ int serverName(SSL* ssl, int*, void* arg) {
   return SSL_TLSEXT_ERR_OK;  // no match: the default certificate
 }
 
+// newSession files a copy of a session a server handed a client (the
+// handshake's on TLS 1.2; each NewSessionTicket on TLS 1.3, read after the
+// handshake) in the Config's ClientSessionCache.
+int newSession(SSL* ssl, SSL_SESSION* sess);
+
 std::error_code configure(SSL_CTX* ctx, const Config& cfg, detail::context* c, std::string* detail) {
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
@@ -406,7 +481,12 @@ std::error_code configure(SSL_CTX* ctx, const Config& cfg, detail::context* c, s
   } else {
     if (!c->alpn.empty())
       SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(c->alpn.data()), unsigned(c->alpn.size()));
-    if (cfg.SessionTicketsDisabled) SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (c->cache) {
+      SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+      SSL_CTX_sess_set_new_cb(ctx, newSession);
+    } else {
+      SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    }
     if (!cfg.InsecureSkipVerify) {
       SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
       int ok = 1;
@@ -481,6 +561,9 @@ std::error_code build(const Config& cfg, bool server, detail::context& c, std::s
       SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
     }
   } else {
+    static std::atomic<uint64_t> ids{0};
+    c.id = ids.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (!cfg.SessionTicketsDisabled) c.cache = cfg.ClientSessionCache;
     SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) return lastErrorOr(std::make_error_code(std::errc::not_enough_memory));
     c.ctxs.push_back({ctx, nullptr});
@@ -522,6 +605,7 @@ Config::Config(const Config& o)
       RootCAFile(o.RootCAFile),
       RootCAPEM(o.RootCAPEM),
       InsecureSkipVerify(o.InsecureSkipVerify),
+      ClientSessionCache(o.ClientSessionCache),
       compiled_(std::make_shared<detail::compiled>()) {}
 
 Config& Config::operator=(const Config& o) {
@@ -586,6 +670,8 @@ struct conn {
   Mutex wmu;             // orders sends; held across the park in Write
   std::string sending;   // out, swapped away for sending (under wmu)
   std::error_code werr;  // the first failed send: later writes fail with it
+
+  std::string sessionKey;  // client with a ClientSessionCache: where its sessions go
 
   net::Buffer raw;  // the receive buffer `in` points into (the reader's)
   bool readEnded = false;  // SSL_read failed or saw close_notify: it answers without input (the reader's)
@@ -864,6 +950,18 @@ std::shared_ptr<detail::conn> newConn(net::Conn c, const Config& cfg, bool serve
   return d;
 }
 
+int newSession(SSL* ssl, SSL_SESSION* sess) {
+  auto* d = static_cast<detail::conn*>(BIO_get_data(SSL_get_rbio(ssl)));
+  if (d == nullptr || d->sessionKey.empty() || !d->ctx->cache || SSL_SESSION_is_resumable(sess) != 1) return 0;
+  // A copy: OpenSSL marks a connection's session not resumable when the
+  // connection ends without close_notify (as a TLS 1.2 truncation guard;
+  // Go keeps such sessions, and HTTP's framing catches a cut response).
+  SSL_SESSION* own = SSL_SESSION_dup(sess);
+  if (own == nullptr) return 0;
+  detail::lru::of(*d->ctx->cache).put(d->sessionKey, own);
+  return 0;
+}
+
 }  // namespace
 
 Conn Server(net::Conn c, const Config& cfg) { return Conn(newConn(std::move(c), cfg, true)); }
@@ -879,6 +977,14 @@ Conn Client(net::Conn c, const Config& cfg, std::string_view serverName) {
       X509_VERIFY_PARAM* p = SSL_get0_param(d->ssl);
       if (isIP(name)) X509_VERIFY_PARAM_set1_ip_asc(p, name.c_str());
       else SSL_set1_host(d->ssl, name.c_str());
+    }
+    if (auto& cache = d->ctx->cache) {
+      // Go's key: the server name, else the address dialled.
+      d->sessionKey = std::to_string(d->ctx->id) + '|' + (name.empty() ? d->nc.RemoteAddr().String() : name);
+      if (SSL_SESSION* s = detail::lru::of(*cache).get(d->sessionKey)) {
+        SSL_set_session(d->ssl, s);  // takes its own reference
+        SSL_SESSION_free(s);
+      }
     }
     ERR_clear_error();
   }

@@ -913,6 +913,34 @@ TEST(ClientTLS, TalksToRingosHTTPSServerWithACustomCA) {
       1, true);
 }
 
+TEST(ClientTLS, FilesItsSessionsInTheClientSessionCacheItIsGiven) {
+  routes h;
+  WithServer(
+      TLSOpts(h, PKI().leaf),
+      [&](const std::string& addr, http::Server&) {
+        auto o = TrustingOurCA();
+        o.disable_keep_alives = true;  // a handshake per request
+        http::Client none(o);
+        o.tls.ClientSessionCache = tls::NewLRUClientSessionCache();
+        http::Client c(o);
+        const std::string port = addr.substr(addr.rfind(':') + 1);
+        for (std::string url : {"https://" + addr + "/hello", "https://localhost:" + port + "/hello"}) {
+          for (int i = 0; i < 2; i++) {
+            auto [resp, err] = c.Get(url);
+            ASSERT_FALSE(err) << err.message();
+            EXPECT_EQ(ReadAll(resp), "Hello, World!");
+            auto [r2, err2] = none.Get(url);
+            ASSERT_FALSE(err2) << err2.message();
+            EXPECT_EQ(ReadAll(r2), "Hello, World!");
+          }
+        }
+        // One session per host (127.0.0.1 and localhost), from c alone.
+        EXPECT_EQ(o.tls.ClientSessionCache->Len(), 2u);
+        EXPECT_EQ(c.Dials(), 4);
+      },
+      1, true);
+}
+
 TEST(ClientTLS, ABadCertificateFailsVerificationWithAClearError) {
   routes h;
   WithServer(

@@ -334,6 +334,83 @@ TEST(TLS, SNIPicksTheCertificateAndItsChainVerifies) {
   });
 }
 
+// resumes dials with cfg, makes a request (a TLS 1.3 ticket comes after the
+// handshake: the client reads it with the response), and says whether the
+// handshake resumed a session.
+bool resumes(const std::string& addr, const tls::Config& cfg) {
+  tlsClient c(addr, cfg);
+  EXPECT_FALSE(c.err()) << c.err().message();
+  if (c.err()) return false;
+  EXPECT_TRUE(c.Send(Get("/hello")));
+  EXPECT_EQ(c.Read().body, "Hello, World!");
+  return c.conn().State().DidResume;
+}
+
+TEST(TLS, AClientSessionCacheResumesTheNextConnection) {
+  routes h;
+  WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {
+    for (uint16_t version : {tls::VersionTLS13, tls::VersionTLS12}) {
+      SCOPED_TRACE(version == tls::VersionTLS13 ? "TLS 1.3" : "TLS 1.2");
+      auto noCache = ClientConfig();
+      noCache.MaxVersion = version;
+      // Without a cache every handshake is a full one.
+      EXPECT_FALSE(resumes(addr, noCache));
+      EXPECT_FALSE(resumes(addr, noCache));
+      auto withCache = ClientConfig();
+      withCache.MaxVersion = version;
+      withCache.ClientSessionCache = tls::NewLRUClientSessionCache();
+      EXPECT_FALSE(resumes(addr, withCache));
+      EXPECT_EQ(withCache.ClientSessionCache->Len(), 1u);
+      EXPECT_TRUE(resumes(addr, withCache));
+      EXPECT_TRUE(resumes(addr, withCache));
+      EXPECT_EQ(withCache.ClientSessionCache->Len(), 1u);  // one server: its newest session
+      // A copy shares the cache but is another Config: it resumes only
+      // what its own handshakes verified.
+      tls::Config copy = withCache;
+      EXPECT_FALSE(resumes(addr, copy));
+      EXPECT_EQ(withCache.ClientSessionCache->Len(), 2u);
+      EXPECT_TRUE(resumes(addr, copy));
+      // SessionTicketsDisabled: the cache is neither read nor filled.
+      tls::Config off = withCache;
+      off.SessionTicketsDisabled = true;
+      EXPECT_FALSE(resumes(addr, off));
+      EXPECT_FALSE(resumes(addr, off));
+      EXPECT_EQ(withCache.ClientSessionCache->Len(), 2u);
+    }
+  });
+}
+
+TEST(TLS, AClientSessionCacheKeepsTheMostRecentlyUsedServers) {
+  routes h;
+  WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {
+    // One Config for three names (ServerName empty: each dial names its
+    // host), a cache of two.
+    auto cfg = ClientConfig("");
+    cfg.ClientSessionCache = tls::NewLRUClientSessionCache(2);
+    auto resumesAs = [&](const std::string& name) {
+      auto [nc, err] = net::Dial("tcp", addr, 10s);
+      EXPECT_FALSE(err) << err.message();
+      if (err) return false;
+      tls::Conn c = tls::Client(std::move(nc), cfg, name);
+      EXPECT_FALSE(c.Handshake()) << name;
+      EXPECT_FALSE(c.Write(Get("/hello")).err);
+      char buf[4096];
+      EXPECT_GT(c.Read(buf).n, 0u);  // the response, and the ticket before it
+      const bool resumed = c.State().DidResume;
+      (void)c.Close();
+      return resumed;
+    };
+    EXPECT_FALSE(resumesAs("localhost"));
+    EXPECT_FALSE(resumesAs("a.test"));
+    EXPECT_TRUE(resumesAs("localhost"));  // now the most recently used
+    EXPECT_FALSE(resumesAs("b.test"));    // a third: a.test goes
+    EXPECT_EQ(cfg.ClientSessionCache->Len(), 2u);
+    EXPECT_FALSE(resumesAs("a.test"));  // and localhost goes
+    EXPECT_TRUE(resumesAs("b.test"));
+    EXPECT_FALSE(resumesAs("localhost"));
+  });
+}
+
 TEST(TLS, AnUntrustedCertificateFailsVerificationWithAClearError) {
   routes h;
   WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {

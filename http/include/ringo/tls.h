@@ -94,7 +94,38 @@ Certificate GenerateSelfSigned(const std::vector<std::string>& hosts,
 namespace detail {
 struct context;   // the OpenSSL SSL_CTXs a Config compiles into (tls.cc)
 struct compiled;  // a Config's compiled context, made once (tls.cc)
+struct lru;       // a ClientSessionCache's entries (tls.cc)
 }
+
+// ClientSessionCache keeps the sessions servers hand a client (TLS 1.3
+// tickets, TLS 1.2 tickets), so that the client's next connection to the
+// same server resumes one instead of running a full handshake: no
+// certificate to send or verify, and on TLS 1.2 a round trip fewer (Go's
+// tls.ClientSessionCache; as in Go, a client has none unless it is given
+// one). Sessions are filed by server name (SNI, else the address dialled),
+// and by Config: a session is only offered by connections made with the
+// Config whose handshake verified it (that Config, or a move of it, not a
+// copy), so a cache shared by Configs that trust different CAs never
+// resumes past a check. Safe to share between goroutines.
+class ClientSessionCache {
+ public:
+  ~ClientSessionCache();
+  ClientSessionCache(const ClientSessionCache&) = delete;
+  ClientSessionCache& operator=(const ClientSessionCache&) = delete;
+  // Len is the number of sessions held.
+  size_t Len() const;
+
+ private:
+  friend std::shared_ptr<ClientSessionCache> NewLRUClientSessionCache(int);
+  explicit ClientSessionCache(size_t capacity);
+  std::unique_ptr<detail::lru> l_;
+  friend struct detail::lru;
+};
+
+// NewLRUClientSessionCache makes a cache of at most capacity sessions (one
+// per server: the newest ticket), dropping the least recently used past it.
+// capacity < 1: 64, as Go's.
+std::shared_ptr<ClientSessionCache> NewLRUClientSessionCache(int capacity = 0);
 
 // Config configures servers and clients (Go's tls.Config). It is compiled
 // into OpenSSL contexts at its first use; it must not be changed after that
@@ -108,7 +139,7 @@ struct Config {
   uint16_t MaxVersion = 0;                              // 0: the newest (1.3, preferred)
   std::vector<std::string> NextProtos = {"http/1.1"};   // ALPN, in preference order
   std::string CipherList;                               // TLS 1.2 ciphers, OpenSSL syntax ("": OpenSSL's default)
-  bool SessionTicketsDisabled = false;                  // resumption with tickets (server); session reuse (client)
+  bool SessionTicketsDisabled = false;                  // no resumption: no tickets (server), none used (client)
   std::chrono::nanoseconds HandshakeTimeout = 10s;      // 0: none
   // Server: handshakes in progress at once; a connection past it waits
   // (its HandshakeTimeout running) for one to finish. 0: 1024.
@@ -118,6 +149,8 @@ struct Config {
   std::string RootCAFile;          // PEM file of trusted CAs ("": the system's store)
   std::string RootCAPEM;           // or trusted CAs as PEM text
   bool InsecureSkipVerify = false; // no verification at all (tests only)
+  // Sessions to resume (null: every connection runs a full handshake).
+  std::shared_ptr<tls::ClientSessionCache> ClientSessionCache;
 
   Config();
   Config(const Config& o);
