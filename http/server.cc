@@ -970,10 +970,16 @@ net::Result<Hijacked> conn::Hijack() {
   if (hijacked) return {{}, ErrHijacked};
   stopBackgroundRead();
   if (!flushOut()) return {{}, make_error_code(Errc::abortHandler)};
-  auto [c, err] = t->hijack();
-  if (err) return {{}, ErrNotSupported};
+  // The new owner starts with no deadline: the server's (a body read's,
+  // the last flush's write timeout, the long-past one that stopped the
+  // background read) were for HTTP. Go leaves them for the caller to clear,
+  // but its timeouts default to none and ours do not.
+  (void)t->setReadDeadline(Time{});
+  (void)t->setWriteDeadline(Time{});
+  Hijacked h;
+  if (t->hijack(h)) return {{}, ErrNotSupported};
   hijacked = true;
-  Hijacked h{std::move(c), std::string(in)};
+  h.buffered = std::string(in);
   if (!bodyRest.empty()) h.buffered.insert(0, bodyRest);
   in = {};
   bodyRest = {};

@@ -48,8 +48,9 @@ class transport {
   // return net::ErrClosed.
   virtual void close() noexcept = 0;
   virtual std::string remoteAddr() const = 0;
-  // hijack hands the connection out; the transport forgets it.
-  virtual net::Result<net::Conn> hijack() { return {{}, std::make_error_code(std::errc::operation_not_supported)}; }
+  // hijack hands the connection out (into h.conn or h.tls); the transport
+  // forgets it.
+  virtual std::error_code hijack(Hijacked& /*h*/) { return std::make_error_code(std::errc::operation_not_supported); }
 };
 
 // plainTransport is a TCP or Unix connection.
@@ -72,7 +73,10 @@ class plainTransport final : public transport {
   std::error_code closeWrite() override { return c_.CloseWrite(); }
   void close() noexcept override { (void)c_.Close(); }
   std::string remoteAddr() const override { return c_.RemoteAddr().String(); }
-  net::Result<net::Conn> hijack() override { return {std::move(c_), {}}; }
+  std::error_code hijack(Hijacked& h) override {
+    h.conn = std::move(c_);
+    return {};
+  }
 
  private:
   net::Conn c_;
@@ -81,7 +85,7 @@ class plainTransport final : public transport {
 
 // tlsTransport is a TLS connection (tls.cc does the records). Its
 // plaintext comes into a pooled buffer, given back when the connection
-// drops it (an idle connection holds none). Hijack is not offered over TLS.
+// drops it (an idle connection holds none).
 class tlsTransport final : public transport {
  public:
   explicit tlsTransport(tls::Conn c) noexcept : c_(std::move(c)) {}
@@ -108,6 +112,10 @@ class tlsTransport final : public transport {
   std::error_code closeWrite() override { return c_.CloseWrite(); }
   void close() noexcept override { (void)c_.Close(); }
   std::string remoteAddr() const override { return c_.RemoteAddr().String(); }
+  std::error_code hijack(Hijacked& h) override {
+    h.tls = std::move(c_);
+    return {};
+  }
 
  private:
   tls::Conn c_;

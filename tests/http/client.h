@@ -108,6 +108,13 @@ class basicClient {
     return eof_;
   }
   const std::string& leftover() const { return buf_; }
+  // WaitFor reads until s has come (true), kept in leftover(), or the
+  // connection ends or 10 s pass without a byte (false).
+  bool WaitFor(std::string_view s) {
+    while (buf_.find(s) == std::string::npos)
+      if (!more()) return false;
+    return true;
+  }
 
  private:
   bool more() {

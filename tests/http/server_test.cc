@@ -582,6 +582,38 @@ TEST(Server, HijackHandsOverTheConnectionAndWhatWasBuffered) {
   });
 }
 
+// A handler that asked for its Context has a read in the background
+// (to see the client go); Hijack stops it and hands the connection over
+// without the deadline that stopped it, nor the server's write timeout.
+TEST(Server, HijackAfterTheContextHandsOverAReadableConnection) {
+  routes h;
+  h.extra = [&](http::ResponseWriter& w, http::Request& r) {
+    (void)r.Context();  // starts the background read
+    (void)w.Write("x");
+    (void)w.Flush();  // sets the write deadline (write_timeout, 50 ms here)
+    ringo::Sleep(100ms);
+    auto [hj, err] = w.Hijack();
+    ASSERT_FALSE(err);
+    EXPECT_TRUE(hj.buffered.empty());
+    ASSERT_FALSE(hj.conn.Write("|switched|").err);  // past the write deadline the server had set
+    char b[16];
+    auto [n, rerr] = hj.conn.Read(b);  // the client writes only after it saw the switch
+    ASSERT_FALSE(rerr) << rerr.message();
+    ASSERT_FALSE(hj.conn.Write("got:" + std::string(b, n)).err);
+    (void)hj.conn.Close();
+  };
+  auto o = Opts(h);
+  o.write_timeout = 50ms;
+  WithServer(o, [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/upgrade")));
+    ASSERT_TRUE(c.WaitFor("|switched|"));
+    ASSERT_TRUE(c.Send("ping"));
+    EXPECT_TRUE(c.Closed());
+    EXPECT_NE(c.leftover().find("|switched|got:ping"), std::string::npos) << c.leftover();
+  });
+}
+
 TEST(Server, ShutdownLetsInFlightRequestsFinishAndClosesIdleOnes) {
   routes h;
   ringo::Chan<int> entered(1), release(1);

@@ -411,6 +411,36 @@ TEST(TLS, AClientSessionCacheKeepsTheMostRecentlyUsedServers) {
   });
 }
 
+// Over TLS, Hijack hands out the tls::Conn (Go's *tls.Conn), with the
+// plaintext the server had decrypted and not used.
+TEST(TLS, HijackHandsOverTheTLSConnectionAndWhatWasBuffered) {
+  routes h;
+  h.extra = [&](http::ResponseWriter& w, http::Request&) {
+    auto [hj, err] = w.Hijack();
+    ASSERT_FALSE(err) << err.message();
+    EXPECT_FALSE(hj.conn);
+    ASSERT_TRUE(hj.tls);
+    EXPECT_EQ(hj.buffered, "early");
+    (void)hj.tls.Write("HTTP/1.1 101 Switching Protocols\r\n\r\nraw:" + hj.buffered);
+    char b[16];
+    auto [n, rerr] = hj.tls.Read(b);
+    ASSERT_FALSE(rerr) << rerr.message();
+    (void)hj.tls.Write(std::string_view(b, n));
+    (void)hj.tls.Close();
+  };
+  WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {
+    tlsClient c(addr, ClientConfig());
+    ASSERT_FALSE(c.err()) << c.err().message();
+    ASSERT_TRUE(c.Send(Get("/upgrade", "Connection: Upgrade\r\nUpgrade: x\r\n") + "early"));
+    auto r = c.Read(true);
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 101);
+    ASSERT_TRUE(c.Send("ping"));
+    EXPECT_TRUE(c.Closed());
+    EXPECT_EQ(c.leftover(), "raw:earlyping");
+  });
+}
+
 TEST(TLS, AnUntrustedCertificateFailsVerificationWithAClearError) {
   routes h;
   WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {

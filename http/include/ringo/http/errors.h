@@ -13,7 +13,7 @@ enum class Errc {
   bodyTooLarge,      // a body read went past MaxBytesReader's or the server's limit
   bodyMalformed,     // the request body's framing was bad (an invalid chunk)
   hijacked,          // the connection was taken over with Hijack
-  notSupported,      // the ResponseWriter cannot do that (Hijack over TLS, ...)
+  notSupported,      // the ResponseWriter cannot do that (a body on a 204, Hijack where nothing can be handed out)
   contentLength,     // a handler wrote more than the Content-Length it set
   badStatus,         // WriteHeader with a code outside 100..999
   abortHandler,      // the connection is gone (client closed, write failed)

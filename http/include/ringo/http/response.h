@@ -13,14 +13,18 @@
 #include "ringo/http/errors.h"
 #include "ringo/http/header.h"
 #include "ringo/net.h"
+#include "ringo/tls.h"
 
 namespace ringo::http {
 
 // Hijacked is a connection taken over from the server: the socket, and the
 // bytes the server had read but not yet used (the start of the next
-// protocol's data).
+// protocol's data). Over TLS (Go hands out the *tls.Conn) `tls` is the
+// connection, to read and write through, and `conn` is empty; `buffered`
+// is then plaintext the server had decrypted.
 struct Hijacked {
   net::Conn conn;
+  tls::Conn tls;
   std::string buffered;
 };
 
@@ -61,7 +65,7 @@ class ResponseWriter {
   virtual std::error_code Flush() { return {}; }
   // Hijack takes the connection over (Go's http.Hijacker): the server
   // forgets it, and after the handler returns neither writes nor closes
-  // it. ErrNotSupported where the transport cannot hand out a net::Conn.
+  // it. ErrNotSupported where the transport cannot hand its connection out.
   virtual net::Result<Hijacked> Hijack() { return {{}, ErrNotSupported}; }
 
  protected:
