@@ -9,6 +9,12 @@
 // The pool keeps up to `conns` idle connections to the host, so after the
 // first round every request rides a kept-alive connection (dials says how
 // many were made). A warm-up of one request per goroutine is not counted.
+// For HTTPS: --cacert F trusts F's certificates (https_hello --write-cert
+// F); --new-conns dials (and shakes hands) for every request;
+// --session-cache gives the client a tls::ClientSessionCache, so those
+// handshakes resume:
+//
+//   build/loadtest/client_bench --url https://127.0.0.1:8443/ --cacert /tmp/c.pem --new-conns --session-cache
 #include <ringo/http.h>
 #include <ringo/ringo.h>
 
@@ -26,6 +32,7 @@ int main(int argc, char** argv) {
   int conns = 64;
   int64_t requests = 100000;
   ringo::Options opts;
+  http::ClientOptions copts;
   for (int i = 1; i < argc; i++) {
     if (!std::strcmp(argv[i], "--url") && i + 1 < argc) {
       url = argv[++i];
@@ -35,15 +42,26 @@ int main(int argc, char** argv) {
       requests = std::atoll(argv[++i]);
     } else if (!std::strcmp(argv[i], "--procs") && i + 1 < argc) {
       opts.maxprocs = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--cacert") && i + 1 < argc) {
+      copts.tls.RootCAFile = argv[++i];
+    } else if (!std::strcmp(argv[i], "--new-conns")) {
+      copts.disable_keep_alives = true;
+    } else if (!std::strcmp(argv[i], "--session-cache")) {
+      copts.tls.ClientSessionCache = ringo::tls::NewLRUClientSessionCache();
     } else {
-      std::fprintf(stderr, "usage: %s [--url U] [--conns N] [--requests N] [--procs N]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--url U] [--conns N] [--requests N] [--procs N] [--cacert F] [--new-conns] "
+                   "[--session-cache]\n",
+                   argv[0]);
       return 2;
     }
   }
   if (conns <= 0 || requests <= 0) return 2;
   return ringo::Run(
       [&]() -> int {
-        http::Client client({.max_idle_conns = conns, .max_idle_conns_per_host = conns});
+        copts.max_idle_conns = conns;
+        copts.max_idle_conns_per_host = conns;
+        http::Client client(std::move(copts));
         std::atomic<int64_t> left{requests}, errors{0};
         auto one = [&]() -> bool {
           auto [resp, err] = client.Get(url);
