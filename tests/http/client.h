@@ -195,6 +195,31 @@ inline std::string Get(std::string_view path, std::string_view extra = "") {
   return "GET " + std::string(path) + " HTTP/1.1\r\nHost: t\r\n" + std::string(extra) + "\r\n";
 }
 
+// The hijack tests' protocol, over a plain or a TLS connection. The
+// client sends an upgrade request with "early" bytes behind it in one
+// write; the handler, having hijacked, answers 101 and "raw:" with what
+// the server had buffered, echoes what comes next ("ping") and closes.
+template <class C>
+void upgradeServe(C& conn, const std::string& buffered) {
+  EXPECT_EQ(buffered, "early");
+  (void)conn.Write("HTTP/1.1 101 Switching Protocols\r\n\r\nraw:" + buffered);
+  char b[16];
+  auto [n, rerr] = conn.Read(b);
+  ASSERT_FALSE(rerr) << rerr.message();
+  (void)conn.Write(std::string_view(b, n));
+  (void)conn.Close();
+}
+template <class C>
+void upgradeRoundTrip(basicClient<C>& c) {
+  ASSERT_TRUE(c.Send(Get("/upgrade", "Connection: Upgrade\r\nUpgrade: x\r\n") + "early"));
+  auto r = c.Read(true);
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, 101);
+  ASSERT_TRUE(c.Send("ping"));
+  EXPECT_TRUE(c.Closed());
+  EXPECT_EQ(c.leftover(), "raw:earlyping");
+}
+
 // WithServer runs fn with a server for opts on 127.0.0.1:0 inside
 // ringo::Run, then closes the server and checks that Serve returned.
 // With tls set, the server serves HTTPS (opts.tls holds its certificates).

@@ -27,6 +27,8 @@ using ringo::testing::WithServer;
 using ringo::testing::routes;
 using ringo::testing::Opts;
 using ringo::testing::Get;
+using ringo::testing::upgradeRoundTrip;
+using ringo::testing::upgradeServe;
 namespace http = ringo::http;
 namespace net = ringo::net;
 
@@ -562,23 +564,11 @@ TEST(Server, HijackHandsOverTheConnectionAndWhatWasBuffered) {
   h.extra = [&](http::ResponseWriter& w, http::Request&) {
     auto [hj, err] = w.Hijack();
     ASSERT_FALSE(err);
-    EXPECT_EQ(hj.buffered, "early");
-    (void)hj.conn.Write("HTTP/1.1 101 Switching Protocols\r\n\r\nraw:" + hj.buffered);
-    char b[16];
-    auto [n, rerr] = hj.conn.Read(b);
-    ASSERT_FALSE(rerr);
-    (void)hj.conn.Write(std::string_view(b, n));
-    (void)hj.conn.Close();
+    upgradeServe(hj.conn, hj.buffered);
   };
   WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
     rawClient c(addr);
-    ASSERT_TRUE(c.Send(Get("/upgrade", "Connection: Upgrade\r\nUpgrade: x\r\n") + "early"));
-    auto r = c.Read(true);
-    ASSERT_TRUE(r.ok);
-    EXPECT_EQ(r.status, 101);
-    ASSERT_TRUE(c.Send("ping"));
-    EXPECT_TRUE(c.Closed());
-    EXPECT_EQ(c.leftover(), "raw:earlyping");
+    upgradeRoundTrip(c);
   });
 }
 

@@ -24,6 +24,8 @@
 
 using namespace std::chrono_literals;
 using ringo::testing::Get;
+using ringo::testing::upgradeRoundTrip;
+using ringo::testing::upgradeServe;
 using ringo::testing::OpenSockets;
 using ringo::testing::Opts;
 using ringo::testing::rawClient;
@@ -420,24 +422,12 @@ TEST(TLS, HijackHandsOverTheTLSConnectionAndWhatWasBuffered) {
     ASSERT_FALSE(err) << err.message();
     EXPECT_FALSE(hj.conn);
     ASSERT_TRUE(hj.tls);
-    EXPECT_EQ(hj.buffered, "early");
-    (void)hj.tls.Write("HTTP/1.1 101 Switching Protocols\r\n\r\nraw:" + hj.buffered);
-    char b[16];
-    auto [n, rerr] = hj.tls.Read(b);
-    ASSERT_FALSE(rerr) << rerr.message();
-    (void)hj.tls.Write(std::string_view(b, n));
-    (void)hj.tls.Close();
+    upgradeServe(hj.tls, hj.buffered);
   };
   WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {
     tlsClient c(addr, ClientConfig());
     ASSERT_FALSE(c.err()) << c.err().message();
-    ASSERT_TRUE(c.Send(Get("/upgrade", "Connection: Upgrade\r\nUpgrade: x\r\n") + "early"));
-    auto r = c.Read(true);
-    ASSERT_TRUE(r.ok);
-    EXPECT_EQ(r.status, 101);
-    ASSERT_TRUE(c.Send("ping"));
-    EXPECT_TRUE(c.Closed());
-    EXPECT_EQ(c.leftover(), "raw:earlyping");
+    upgradeRoundTrip(c);
   });
 }
 
