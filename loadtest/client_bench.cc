@@ -14,7 +14,7 @@
 // --session-cache gives the client a tls::ClientSessionCache, so those
 // handshakes resume:
 //
-//   build/loadtest/client_bench --url https://127.0.0.1:8443/ --cacert /tmp/c.pem --new-conns --session-cache
+//   build/loadtest/client_bench --url https://localhost:8443/ --cacert /tmp/c.pem --new-conns --session-cache
 #include <ringo/http.h>
 #include <ringo/ringo.h>
 
