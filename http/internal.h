@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "../runtime/race.h"
 
@@ -28,6 +29,37 @@ class mLocal {
   ~mLocal() { runtime::racerelease(&mKey); }
   mLocal(const mLocal&) = delete;
   mLocal& operator=(const mLocal&) = delete;
+};
+
+// mSlot is the calling thread's T (per-M state, used inside an mLocal),
+// made by make() at the thread's first use and handed to drop() when the
+// thread exits, after the goroutines that used it there: the hand-back
+// takes the last one's hand-over first (raceacquire on mKey). get() reads
+// a plain thread_local pointer, which needs no guard (a thread_local
+// object with a destructor is reached through __tls_init at every use).
+// After the hand-back get() returns null: a destructor that runs later at
+// thread exit does without. make() may return null; get() then tries again.
+template <class T, T* (*make)(), void (*drop)(T*)>
+class mSlot {
+ public:
+  static T* get() noexcept {
+    if (T* p = p_) return p;
+    if (gone_) return nullptr;
+    static thread_local end e;  // registers the hand-back at thread exit
+    (void)e;
+    return p_ = make();
+  }
+
+ private:
+  struct end {
+    ~end() {
+      runtime::raceacquire(&mKey);
+      if (T* p = std::exchange(p_, nullptr)) drop(p);
+      gone_ = true;
+    }
+  };
+  static inline thread_local T* p_ = nullptr;  // constant-initialised: no guard
+  static inline thread_local bool gone_ = false;
 };
 
 // appendInt and appendHex write a number's digits (a Content-Length, a

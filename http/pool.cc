@@ -35,28 +35,12 @@ struct localPool {
   size_t n = 0;
 };
 
-// A thread's pool is made at its first use and freed when the thread
-// exits: after the goroutines that used it (the last bufput released it;
-// see mLocal). The thread_local the hot path reads is a plain pointer, so
-// it needs no guard (a thread_local object with a destructor is reached
-// through __tls_init at every use). A bufget or bufput from a destructor
-// that runs after the pool's at thread exit finds it gone and does without.
-thread_local localPool* localp = nullptr;
-thread_local bool localGone = false;
-struct localPoolEnd {
-  ~localPoolEnd() {
-    runtime::raceacquire(&mKey);
-    delete std::exchange(localp, nullptr);
-    localGone = true;
-  }
-};
-localPool* mine() noexcept {
-  if (localPool* p = localp) return p;
-  if (localGone) return nullptr;
-  static thread_local localPoolEnd end;  // registers the free at thread exit
-  (void)end;
-  return localp = new (std::nothrow) localPool;
-}
+// A thread's pool, made at its first use and freed when the thread exits
+// (mSlot). A bufget or bufput from a destructor that runs after that finds
+// it gone and does without.
+localPool* newLocal() { return new (std::nothrow) localPool; }
+void freeLocal(localPool* p) { delete p; }
+localPool* mine() noexcept { return mSlot<localPool, newLocal, freeLocal>::get(); }
 
 }  // namespace
 

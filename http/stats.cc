@@ -63,26 +63,9 @@ void shardput(shard* s) {
   freeShards = s;
 }
 
-thread_local shard* mine = nullptr;  // constant-initialised: no guard
-thread_local bool mineGone = false;
-struct shardReturn {
-  // Runs at thread exit, after the goroutines that counted here: take the
-  // hand-over from the last of them (mLocal), as the buffer pool does.
-  ~shardReturn() {
-    runtime::raceacquire(&mKey);
-    if (mine) shardput(mine);
-    mine = nullptr;
-    mineGone = true;
-  }
-};
-
-shard* myShard() {
-  if (mine) return mine;
-  if (mineGone) return nullptr;
-  static thread_local shardReturn ret;  // registers the hand-back at thread exit
-  (void)ret;
-  return mine = shardget();
-}
+// A thread's shard, handed back at its exit (a thread counting after that
+// adds to orphan).
+using myShard = mSlot<shard, shardget, shardput>;
 
 }  // namespace
 
@@ -90,7 +73,7 @@ void count(counter c, int64_t delta) noexcept {
   shard* s;
   {
     mLocal g;
-    s = myShard();
+    s = myShard::get();
   }
   if (s == nullptr) {
     orphan.v[c].fetch_add(delta, std::memory_order_relaxed);
