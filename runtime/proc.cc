@@ -498,6 +498,7 @@ static uint64_t fastrand(M* mp);
 static void sysmonwake();
 static bool stoplockedm(M* mp);
 static void startlockedm(M* mp, G* gp);
+static void wakelockedm(M* mp);
 static int64_t earliestTimer();
 
 // mput puts mp on the idle list. sched.lock held.
@@ -762,10 +763,7 @@ static void gdestroy(M* mp, G* gp) {
       sched.exiting.store(true);
       while (M* idle = mget()) notewakeup(&idle->park);
       for (M* m : sched.allm)
-        if (m->lockedIdle) {
-          m->lockedIdle = false;
-          notewakeup(&m->park);
-        }
+        if (m->lockedIdle) wakelockedm(m);
       unlock(&sched.lock);
       netpollCurrent->breakPoll();
     }
@@ -1257,22 +1255,29 @@ static bool stoplockedm(M* mp) {
   {
     lockGuard g(&sched.lock);
     if (sched.exiting.load()) return false;
-    mp->lockedIdle = true;
-    sched.nmidlelocked.fetch_add(1);
-    checkdead();
+    if (mp->nextp == nullptr) {  // else the G came back already: the note is set
+      mp->lockedIdle = true;
+      sched.nmidlelocked.fetch_add(1);
+      checkdead();
+    }
   }
-  notesleep(&mp->park);
+  notesleep(&mp->park);  // the waker counted us out (wakelockedm)
   noteclear(&mp->park);
-  {
-    lockGuard g(&sched.lock);
-    mp->lockedIdle = false;
-    sched.nmidlelocked.fetch_sub(1);
-  }
   if (mp->nextp == nullptr) return false;  // woken for exit
   acquirep(mp, mp->nextp);
   mp->nextp = nullptr;
   if (netpollCurrent->resume) netpollCurrent->resume();
   return true;
+}
+
+// wakelockedm wakes mp from stoplockedm and counts it running at once
+// (sched.lock held): the waker may go idle next, and checkdead must not
+// find every M idle while mp is on its way (Go's incidlelocked(-1) in
+// startlockedm).
+static void wakelockedm(M* mp) {
+  mp->lockedIdle = false;
+  sched.nmidlelocked.fetch_sub(1);
+  notewakeup(&mp->park);
 }
 
 // startlockedm gives mp's P to gp's M, which runs gp (Grunnable, off every
@@ -1281,8 +1286,13 @@ static void startlockedm(M* mp, G* gp) {
   M* lm = gp->lockedm;
   if (lm == mp) fatal("startlockedm: locked to me");
   P* pp = releasep(mp);
+  lockGuard g(&sched.lock);
   lm->nextp = pp;
-  notewakeup(&lm->park);
+  if (lm->lockedIdle) {
+    wakelockedm(lm);
+  } else {
+    notewakeup(&lm->park);  // not asleep yet (stoplockedm sees nextp and does not count itself idle)
+  }
 }
 
 // ---- Blocking calls ----------------------------------------------------------
@@ -1844,10 +1854,7 @@ static void teardown(M* m0) {
     lockGuard g(&sched.lock);
     ms = sched.allm;
     for (M* mp : ms)
-      if (mp->lockedIdle) {
-        mp->lockedIdle = false;
-        notewakeup(&mp->park);
-      }
+      if (mp->lockedIdle) wakelockedm(mp);
   }
   for (M* mp : ms) {
     if (mp == m0) continue;

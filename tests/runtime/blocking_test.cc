@@ -165,6 +165,29 @@ TEST(LockOSThread, WiredGoroutineKeepsItsThreadAndHasItAlone) {
 
 // ---- sysmon's reports --------------------------------------------------------
 
+// A wired goroutine readied by the last running M: that M hands its P to
+// the wired one's M and goes idle at once, before the woken M has run a
+// line. checkdead then sees every M idle, no timer and no I/O; the woken M
+// must already count as running (it was still counted idle, and the
+// program died with "all goroutines are asleep" in nearly every run).
+// 200 hand-overs, each on the way to a fresh race.
+TEST(LockOSThread, AHandOverToTheWiredGoroutineIsNotADeadlock) {
+  ringo::Run(
+      [] {
+        ringo::Chan<int> to, back;
+        ringo::Go([&] {
+          ringo::LockOSThread();
+          for (int i = 0; i < 200; i++) back.Send(to.Recv().first + 1);
+          ringo::UnlockOSThread();
+        });
+        for (int i = 0; i < 200; i++) {
+          to.Send(i);
+          ASSERT_EQ(back.Recv().first, i + 1);
+        }
+      },
+      OneP());
+}
+
 TEST(SysmonDeathTest, ReportsAGoroutineThatDoesNotYield) {
   EXPECT_EXIT(
       {
