@@ -352,32 +352,34 @@ TEST(TLS, AClientSessionCacheResumesTheNextConnection) {
   routes h;
   WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {
     for (uint16_t version : {tls::VersionTLS13, tls::VersionTLS12}) {
-      SCOPED_TRACE(version == tls::VersionTLS13 ? "TLS 1.3" : "TLS 1.2");
+      // (Not SCOPED_TRACE: gtest keeps its traces per thread, and a
+      // goroutine may come back from a park on another M.)
+      const char* v = version == tls::VersionTLS13 ? "TLS 1.3" : "TLS 1.2";
       auto noCache = ClientConfig();
       noCache.MaxVersion = version;
       // Without a cache every handshake is a full one.
-      EXPECT_FALSE(resumes(addr, noCache));
-      EXPECT_FALSE(resumes(addr, noCache));
+      EXPECT_FALSE(resumes(addr, noCache)) << v;
+      EXPECT_FALSE(resumes(addr, noCache)) << v;
       auto withCache = ClientConfig();
       withCache.MaxVersion = version;
       withCache.ClientSessionCache = tls::NewLRUClientSessionCache();
-      EXPECT_FALSE(resumes(addr, withCache));
-      EXPECT_EQ(withCache.ClientSessionCache->Len(), 1u);
-      EXPECT_TRUE(resumes(addr, withCache));
-      EXPECT_TRUE(resumes(addr, withCache));
-      EXPECT_EQ(withCache.ClientSessionCache->Len(), 1u);  // one server: its newest session
+      EXPECT_FALSE(resumes(addr, withCache)) << v;
+      EXPECT_EQ(withCache.ClientSessionCache->Len(), 1u) << v;
+      EXPECT_TRUE(resumes(addr, withCache)) << v;
+      EXPECT_TRUE(resumes(addr, withCache)) << v;
+      EXPECT_EQ(withCache.ClientSessionCache->Len(), 1u) << v;  // one server: its newest session
       // A copy shares the cache but is another Config: it resumes only
       // what its own handshakes verified.
       tls::Config copy = withCache;
-      EXPECT_FALSE(resumes(addr, copy));
-      EXPECT_EQ(withCache.ClientSessionCache->Len(), 2u);
-      EXPECT_TRUE(resumes(addr, copy));
+      EXPECT_FALSE(resumes(addr, copy)) << v;
+      EXPECT_EQ(withCache.ClientSessionCache->Len(), 2u) << v;
+      EXPECT_TRUE(resumes(addr, copy)) << v;
       // SessionTicketsDisabled: the cache is neither read nor filled.
       tls::Config off = withCache;
       off.SessionTicketsDisabled = true;
-      EXPECT_FALSE(resumes(addr, off));
-      EXPECT_FALSE(resumes(addr, off));
-      EXPECT_EQ(withCache.ClientSessionCache->Len(), 2u);
+      EXPECT_FALSE(resumes(addr, off)) << v;
+      EXPECT_FALSE(resumes(addr, off)) << v;
+      EXPECT_EQ(withCache.ClientSessionCache->Len(), 2u) << v;
     }
   });
 }

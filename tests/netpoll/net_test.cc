@@ -712,16 +712,18 @@ TEST(Addr, EveryAcceptedConnectionHasNoDelay) {
       return v != 0;
     };
     for (bool cleared : {false, true}) {
-      SCOPED_TRACE(cleared ? "cleared on the listener" : "as Listen left it");
+      // (Not SCOPED_TRACE: gtest keeps its traces per thread, and a
+      // goroutine may come back from a park on another M.)
+      const char* how = cleared ? "cleared on the listener" : "as Listen left it";
       auto [ln, addr] = LocalListener();
-      EXPECT_TRUE(nodelay(ln.Fd()));  // set by Listen, for the accepted ones
+      EXPECT_TRUE(nodelay(ln.Fd())) << how;  // set by Listen, for the accepted ones
       if (cleared) {
         int zero = 0;
         ASSERT_EQ(setsockopt(ln.Fd(), IPPROTO_TCP, TCP_NODELAY, &zero, sizeof zero), 0);
       }
       for (int i = 0; i < 3; i++) {
         auto [c, s] = Pair(ln, addr);
-        EXPECT_TRUE(nodelay(s.Fd())) << "accepted connection " << i;
+        EXPECT_TRUE(nodelay(s.Fd())) << how << ": accepted connection " << i;
       }
     }
   });
