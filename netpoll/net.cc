@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "../runtime/lock.h"
@@ -282,10 +283,7 @@ IOResult Conn::Read(std::span<char> buf) {
   if (c_ == nullptr) return {0, ErrClosed};
   if (!netpoll::current) return {0, noPoller()};
   if (buf.empty()) return {0, {}};
-  netpoll::pollDesc* pd = c_->pd;
-  if (int64_t e = netpoll::prepare(pd, netpoll::kRead)) return {0, toErr(e)};
-  int64_t n = netpoll::current->recv(pd, buf.data(), buf.size());
-  netpoll::finish(pd);
+  int64_t n = netpoll::current->recv(c_->pd, buf.data(), buf.size());
   if (n > 0) return {size_t(n), {}};
   if (n == 0) return {0, ErrEOF};
   return {0, toErr(n)};
@@ -294,12 +292,9 @@ IOResult Conn::Read(std::span<char> buf) {
 Result<Buffer> Conn::Recv() {
   if (c_ == nullptr) return {{}, ErrClosed};
   if (!netpoll::current) return {{}, noPoller()};
-  netpoll::pollDesc* pd = c_->pd;
-  if (int64_t e = netpoll::prepare(pd, netpoll::kRead)) return {{}, toErr(e)};
   char* data = nullptr;
   int32_t id = -1;
-  int64_t n = netpoll::current->recvBuf(pd, &data, &id);
-  netpoll::finish(pd);
+  int64_t n = netpoll::current->recvBuf(c_->pd, &data, &id);
   if (n > 0) return {Buffer(data, size_t(n), id), {}};
   if (n == 0) return {{}, ErrEOF};
   return {{}, toErr(n)};
@@ -316,7 +311,14 @@ IOResult Conn::write(std::string_view buf, writeEnd end) {
   if (!netpoll::current) return {0, noPoller()};
   netpoll::pollDesc* pd = c_->pd;
   size_t done = 0;
-  if (int64_t e = netpoll::prepare(pd, netpoll::kWrite)) return {0, toErr(e)};
+  // Each send holds pd while it runs (the pollers' operations do). An
+  // empty Write still reports a closed or timed-out side, and WriteLast's
+  // shutdown names the fd: those hold it across the whole call.
+  std::optional<netpoll::held> whole;
+  if (buf.empty() || end == writeEnd::fin) {
+    if (int64_t e = netpoll::prepare(pd, netpoll::kWrite)) return {0, toErr(e)};
+    whole.emplace(pd);
+  }
   // Writes never interleave (Go's fdMutex); a Write waiting here for
   // another still sees Close and deadlines through its own operations.
   std::lock_guard serial(pd->serial[netpoll::kWrite]);
@@ -334,7 +336,6 @@ IOResult Conn::write(std::string_view buf, writeEnd end) {
   // io_uring runs a shutdown only on a worker thread, later, when the
   // descriptor may already name another connection.
   if (end == writeEnd::fin && !err) (void)::shutdown(pd->fd, SHUT_WR);
-  netpoll::finish(pd);
   return {done, err};
 }
 
@@ -402,12 +403,9 @@ Listener::~Listener() { release(c_); }
 Result<Conn> Listener::Accept() {
   if (c_ == nullptr) return {{}, ErrClosed};
   if (!netpoll::current) return {{}, noPoller()};
-  netpoll::pollDesc* pd = c_->pd;
-  if (int64_t e = netpoll::prepare(pd, netpoll::kRead)) return {{}, toErr(e)};
   sockaddr_storage ss;
   socklen_t len = sizeof ss;
-  int64_t fd = netpoll::current->accept(pd, &ss, &len);
-  netpoll::finish(pd);
+  int64_t fd = netpoll::current->accept(c_->pd, &ss, &len);
   if (fd < 0) return {{}, toErr(fd)};
   if (c_->tcp) {
     using detail::conn;
@@ -526,11 +524,7 @@ Result<Conn> Dial(std::string_view network, std::string_view address, std::chron
     }
     Conn conn(c);
     if (deadline != Deadline{}) netpoll::pdsetdeadline(c->pd, netpoll::kWrite, toNanotime(deadline));
-    int64_t rc = netpoll::prepare(c->pd, netpoll::kWrite);
-    if (rc == 0) {
-      rc = netpoll::current->connect(c->pd, reinterpret_cast<const sockaddr*>(&a.ss), a.len);
-      netpoll::finish(c->pd);
-    }
+    int64_t rc = netpoll::current->connect(c->pd, reinterpret_cast<const sockaddr*>(&a.ss), a.len);
     if (rc == 0) {
       if (deadline != Deadline{}) netpoll::pdsetdeadline(c->pd, netpoll::kWrite, 0);
       if (!isUnix) setNoDelay(fd);

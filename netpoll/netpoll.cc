@@ -218,10 +218,15 @@ void finish(pollDesc* pd) {
   G* wake = nullptr;
   {
     lockGuard g(&pd->lock);
-    if (--pd->refs < 0) fatal("netpoll finish: negative refs on fd %d", pd->fd);
-    if (pd->refs == 0 && pd->closer && !pd->acceptArmed) wake = std::exchange(pd->closer, nullptr);
+    wake = unrefLocked(pd);
   }
   if (wake) goready(wake);
+}
+
+G* unrefLocked(pollDesc* pd) {
+  if (--pd->refs < 0) fatal("netpoll finish: negative refs on fd %d", pd->fd);
+  if (pd->refs == 0 && pd->closer && !pd->acceptArmed) return std::exchange(pd->closer, nullptr);
+  return nullptr;
 }
 
 bool ref(pollDesc* pd) {
@@ -345,7 +350,10 @@ Stats ReadStats() {
   s.lateSubmits = r(stats.lateSubmits);
   s.recvNoBufs = r(stats.recvNoBufs);
   s.epollWaits = r(stats.epollWaits);
-  s.parked = current ? current->parked() : 0;
+  if (current) {
+    s.parked = current->parked();
+    current->addCounts(s);
+  }
   return s;
 }
 

@@ -29,6 +29,7 @@
 #include "../runtime/netpoll.h"
 #include "../runtime/runtime2.h"
 #include "../runtime/timers.h"
+#include "ringo/netpoll.h"
 #include "ringo/sync.h"
 
 namespace ringo::netpoll {
@@ -152,6 +153,9 @@ class poller {
   virtual bool anyWaiters() = 0;
   // parked counts the goroutines parked on an operation now (Stats).
   virtual int64_t parked() const = 0;
+  // addCounts adds the counters the poller keeps itself (io_uring: per
+  // ring) to those of the shared counters (ReadStats).
+  virtual void addCounts(Stats&) const {}
   // flush submits what this thread has queued; called before the thread
   // blocks outside the scheduler (ringo::Blocking).
   virtual void flush() {}
@@ -187,9 +191,22 @@ extern poller* current;
 
 // prepare checks side s of pd before an operation (closed? deadline
 // passed?) and counts the caller in; finish counts it out. An operation runs
-// between the two. Both take pd->lock.
+// between the two. Both take pd->lock. The pollers' operation methods do
+// this themselves (epoll around its system calls; io_uring inside the two
+// pd->lock sections an operation takes anyway): the net API does not.
+// unrefLocked is finish's body with pd->lock held: the closer to ready
+// (after unlocking), if this was the last reference it waited for.
 int64_t prepare(pollDesc* pd, int s);
 void finish(pollDesc* pd);
+G* unrefLocked(pollDesc* pd);
+// held finishes at the end of its scope, after a prepare that succeeded.
+struct held {
+  explicit held(pollDesc* p) : pd(p) {}
+  ~held() { finish(pd); }
+  pollDesc* pd;
+  held(const held&) = delete;
+  held& operator=(const held&) = delete;
+};
 
 // Whether an operation on side s that was cancelled should give up, and
 // with which error (0: it was a stale cancel; retry). pd->lock not held.

@@ -129,8 +129,11 @@ class epoll final : public poller {
 
   // One waiter per side (the slot holds one G): Reads, Recvs and Accepts on
   // one descriptor take turns, as Go's fdMutex makes them; Writes are
-  // serialised by the net API for both pollers.
+  // serialised by the net API for both pollers. Each operation holds pd
+  // (held) while its system calls name pd->fd.
   int64_t recv(pollDesc* pd, void* p, size_t n) override {
+    if (int64_t e = prepare(pd, kRead)) return e;
+    held h{pd};
     std::lock_guard serial(pd->serial[kRead]);
     for (;;) {
       ssize_t r = ::recv(pd->fd, p, n, 0);
@@ -142,6 +145,8 @@ class epoll final : public poller {
   }
 
   int64_t recvBuf(pollDesc* pd, char** data, int32_t* id) override {
+    if (int64_t e = prepare(pd, kRead)) return e;
+    held h{pd};
     std::lock_guard serial(pd->serial[kRead]);
     for (;;) {
       char* h = heapBufGet();
@@ -163,6 +168,8 @@ class epoll final : public poller {
   void releaseBuf(char* data, int32_t) override { heapBufPut(data); }
 
   int64_t send(pollDesc* pd, const void* p, size_t n, bool more) override {
+    if (int64_t e = prepare(pd, kWrite)) return e;
+    held h{pd};
     for (;;) {
       ssize_t r = ::send(pd->fd, p, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
       if (r >= 0) return r;
@@ -173,6 +180,8 @@ class epoll final : public poller {
   }
 
   int64_t accept(pollDesc* pd, sockaddr_storage* sa, socklen_t* salen) override {
+    if (int64_t e = prepare(pd, kRead)) return e;
+    held h{pd};
     std::lock_guard serial(pd->serial[kRead]);
     for (;;) {
       *salen = sizeof *sa;
@@ -185,6 +194,8 @@ class epoll final : public poller {
   }
 
   int64_t connect(pollDesc* pd, const sockaddr* sa, socklen_t salen) override {
+    if (int64_t e = prepare(pd, kWrite)) return e;
+    held h{pd};
     if (::connect(pd->fd, sa, salen) == 0) return 0;
     if (errno != EINPROGRESS && errno != EINTR) return -errno;
     for (;;) {

@@ -95,6 +95,15 @@
 // Accept drains the queue. EMFILE ends it: Accept returns the error, and
 // the next Accept arms it again.
 //
+// Locked instructions per operation. Each operation takes pd->lock twice:
+// submitPark (closed? expired? link the op, count it in: prepare's work)
+// and on waking (unlink, count out: finish's), and its ring's sqlock once;
+// its counters (queued by kind, reaped) are the ring's, written under the
+// lock the writer holds anyway, so counting costs no locked add. Keep-alive
+// at 256 connections went 5.23 -> 5.04 us of server CPU per request with
+// this (from four pd->lock sections and six shared counters per
+// operation; 5 alternated runs, medians).
+//
 // user_data: an operation's uop address; 0 for results nobody waits for
 // (cancels); kProbeTag for init's NOP.
 #include <liburing.h>
@@ -177,6 +186,16 @@ class ringGuard {
   runtime::mutex* l_;
 };
 
+struct opArgs {
+  enum Kind : uint8_t { recv, recvBuf, send, sendMore, connect } kind;
+  int fd;
+  void* p;
+  size_t n;
+  const sockaddr* sa;
+  socklen_t salen;
+};
+constexpr int kOpKinds = opArgs::connect + 1;
+
 // ring is one M's io_uring and its provided buffers.
 struct ring {
   io_uring u{};
@@ -191,20 +210,23 @@ struct ring {
   // Ms that could not make a ring share ring 0 (mine).
   std::atomic<uint64_t> lastQueued{0};
   bool sawTaskrun = false;  // sysmon's last look found completion work waiting (sysmon only)
+  // Operations queued, by kind (sqlock), and their completions reaped
+  // (cqlock): one writer at a time, so a load and a store count, without
+  // the locked add a shared counter costs on every operation. queued -
+  // reaped is the goroutines parked on this ring's operations.
+  std::atomic<uint64_t> queued[kOpKinds] = {};
+  std::atomic<uint64_t> queuedAll{0};
+  std::atomic<uint64_t> reaped{0};
 };
+
+// bump adds n to a counter only the caller writes now (its lock held).
+inline void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_release);
+}
 
 // noop is SIGURG's handler while the poller runs: the signal only makes a
 // busy owner enter the kernel (see kick).
 void noop(int) {}
-
-struct opArgs {
-  enum Kind : uint8_t { recv, recvBuf, send, sendMore, connect } kind;
-  int fd;
-  void* p;
-  size_t n;
-  const sockaddr* sa;
-  socklen_t salen;
-};
 
 // Which ring this thread owns, for the poller of which Run (a thread can
 // live through several Runs: m0 is the caller's thread).
@@ -262,6 +284,13 @@ class uring final : public poller {
     const int n = nrings_.load();
     for (int i = 0; i < n; i++) {
       ring* r = rings_[i].load();
+      Stats s;  // the ring's counts outlive it in the shared ones
+      addCounts(s, r);
+      count(stats.recv, s.recv);
+      count(stats.recvBuf, s.recvBuf);
+      count(stats.send, s.send);
+      count(stats.connect, s.connect);
+      count(stats.waits, s.waits);
       io_uring_queue_exit(&r->u);  // cancels whatever is still in flight
       if (r->br) munmap(r->br, brSize());
       if (r->bufs) munmap(r->bufs, size_t(kBufs) * net::Buffer::kSize);
@@ -312,10 +341,38 @@ class uring final : public poller {
     (void)!write(evfd_, &one, sizeof one);
   }
 
-  int64_t parked() const override { return nwait_.load(std::memory_order_relaxed); }
+  int64_t parked() const override { return nwait_.load(std::memory_order_relaxed) + opsParked(); }
 
   bool anyWaiters() override {
-    return nwait_.load(std::memory_order_relaxed) > 0 || nclosers.load(std::memory_order_relaxed) > 0;
+    return nwait_.load(std::memory_order_relaxed) > 0 || nclosers.load(std::memory_order_relaxed) > 0 ||
+           opsParked() > 0;
+  }
+
+  // opsParked: goroutines parked on an operation, from the rings' counts.
+  // reaped is read first: an operation it counts was queued before, so the
+  // difference never misses one still in flight.
+  int64_t opsParked() const {
+    int64_t n = 0;
+    const int k = nrings_.load();
+    for (int i = 0; i < k; i++) {
+      const ring* r = rings_[i].load();
+      const uint64_t done = r->reaped.load(std::memory_order_acquire);
+      n += int64_t(r->queuedAll.load(std::memory_order_acquire) - done);
+    }
+    return n;
+  }
+
+  void addCounts(Stats& s) const override {
+    const int k = nrings_.load();
+    for (int i = 0; i < k; i++) addCounts(s, rings_[i].load());
+  }
+  static void addCounts(Stats& s, const ring* r) {
+    auto q = [r](opArgs::Kind k) { return r->queued[k].load(std::memory_order_relaxed); };
+    s.recv += q(opArgs::recv);
+    s.recvBuf += q(opArgs::recvBuf);
+    s.send += q(opArgs::send);
+    s.connect += q(opArgs::connect);
+    s.waits += r->queuedAll.load(std::memory_order_relaxed);  // every queued operation parked its goroutine
   }
 
   void flush() override {
@@ -412,6 +469,8 @@ class uring final : public poller {
   }
 
   int64_t accept(pollDesc* pd, sockaddr_storage*, socklen_t*) override {
+    if (int64_t e = prepare(pd, kRead)) return e;
+    held h{pd};
     lock(&pd->lock);
     for (;;) {
       if (pd->closing) {
@@ -474,7 +533,7 @@ class uring final : public poller {
   std::atomic<ring*> rings_[kMaxRings] = {};
   std::atomic<int> nrings_{0};
   runtime::mutex ringslock_;         // making a ring
-  std::atomic<int> nwait_{0};        // goroutines parked on an operation
+  std::atomic<int> nwait_{0};        // goroutines parked in Accept (operations: opsParked)
   std::atomic<uint32_t> wakeSig_{0}; // the eventfd has been written
 
   static size_t brSize() { return (sizeof(io_uring_buf) * kBufs + 4095) & ~size_t(4095); }
@@ -642,7 +701,9 @@ class uring final : public poller {
 
   // submitPark is gopark's unlock function for an operation: on g0, with
   // the goroutine parked, it queues the SQE on this M's ring (or refuses to
-  // park if the side is closed or expired).
+  // park if the side is closed or expired). It is prepare as well: the
+  // operation counts itself in (refs) here and out (unpark) when it wakes,
+  // in the two pd->lock sections an operation needs anyway.
   static bool submitPark(G*, void* arg) {
     auto* pa = static_cast<parkArgs*>(arg);
     pollDesc* pd = pa->pd;
@@ -651,7 +712,7 @@ class uring final : public poller {
     bool now;
     {
       lockGuard g(&pd->lock);
-      if (pd->closing) {
+      if (pd->closing || pd->run != runGen) {
         pa->op->res = int32_t(kErrClosed);
         return false;
       }
@@ -667,8 +728,8 @@ class uring final : public poller {
       pa->op->next = pd->side[pa->s].ops;
       pd->side[pa->s].ops = pa->op;
       pa->op->ring = r;
+      pd->refs++;
       now = u->queueOp(r, pa->op, *pa->a);
-      u->nwait_.fetch_add(1, std::memory_order_relaxed);
     }
     // Once published, the op may be submitted by another thread (a cancel,
     // sysmon) and its goroutine run on: pa, on that stack, is not touched.
@@ -691,24 +752,22 @@ class uring final : public poller {
     switch (a.kind) {
       case opArgs::recv:
         io_uring_prep_recv(sqe, a.fd, a.p, a.n, 0);
-        count(stats.recv);
         break;
       case opArgs::recvBuf:
         io_uring_prep_recv(sqe, a.fd, nullptr, a.n, 0);
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = 0;
-        count(stats.recvBuf);
         break;
       case opArgs::send:
       case opArgs::sendMore:
         io_uring_prep_send(sqe, a.fd, a.p, a.n, MSG_NOSIGNAL | (a.kind == opArgs::sendMore ? MSG_MORE : 0));
-        count(stats.send);
         break;
       case opArgs::connect:
         io_uring_prep_connect(sqe, a.fd, a.sa, a.salen);
-        count(stats.connect);
         break;
     }
+    bump(r->queued[a.kind == opArgs::sendMore ? opArgs::send : a.kind]);
+    bump(r->queuedAll);  // before the SQE is published (opsParked)
     io_uring_sqe_set_data(sqe, op);
     publishLocked(r);
     return late;
@@ -723,12 +782,11 @@ class uring final : public poller {
       op.g = getg();
       op.pd = pd;
       parkArgs pa{this, pd, s, &op, &a};
-      count(stats.waits);
       gopark(submitPark, &pa, waitReason::ioWait);
       if (op.res == int32_t(kErrClosed) || op.res == int32_t(kErrTimeout) || op.res == int32_t(kNoBufRing))
         return op.res;  // never parked
-      nwait_.fetch_sub(1, std::memory_order_relaxed);
       int64_t res = op.res;
+      G* closer = nullptr;
       {
         lockGuard g(&pd->lock);
         uop** pp = &pd->side[s].ops;
@@ -738,7 +796,9 @@ class uring final : public poller {
           if (pd->closing) res = kErrClosed;
           else if (pd->side[s].expired) res = kErrTimeout;
         }
+        closer = unrefLocked(pd);  // finish
       }
+      if (closer) goready(closer);
       if (cflags) *cflags = op.cflags;
       if (ringOut) *ringOut = static_cast<ring*>(op.ring);
       if (res != -ECANCELED) return res;
@@ -785,6 +845,7 @@ class uring final : public poller {
       if (n == 0) break;
       __atomic_store_n(r->u.cq.khead, head, __ATOMIC_RELEASE);
       count(stats.cqes, n);
+      uint64_t ops = 0;
       for (unsigned i = 0; i < n; i++) {
         const done& d = batch[i];
         if (d.tag == 0 || d.tag == kProbeTag) continue;
@@ -796,7 +857,9 @@ class uring final : public poller {
         op->res = d.res;
         op->cflags = d.flags;
         list.push(op->g);  // op lives on g's stack: not touched after this
+        ops++;
       }
+      bump(r->reaped, ops);
     }
     unlock(&r->cqlock);
   }

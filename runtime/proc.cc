@@ -1270,6 +1270,14 @@ static bool stoplockedm(M* mp) {
   return true;
 }
 
+// incidlelocked moves the count of idle locked Ms by v; sysmon counts
+// itself in it while it holds readied goroutines (Go's incidlelocked).
+static void incidlelocked(int32_t v) {
+  lockGuard g(&sched.lock);
+  sched.nmidlelocked.fetch_add(v);
+  if (v > 0) checkdead();
+}
+
 // wakelockedm wakes mp from stoplockedm and counts it running at once
 // (sched.lock held): the waker may go idle next, and checkdead must not
 // find every M idle while mp is on its way (Go's incidlelocked(-1) in
@@ -1559,7 +1567,13 @@ static void* sysmon(void*) {
         int64_t expect = lastpoll;
         sched.lastpoll.compare_exchange_strong(expect, now);
       }
+      // Counted as a running M from the poll to the injection, as Go's
+      // sysmon is around its injectglist: the goroutines this poll readies
+      // are no longer counted parked on I/O (anyWaiters), and an M that
+      // goes idle meanwhile must not find a deadlock (checkdead).
+      incidlelocked(-1);
       if (G* list = netpollCurrent->poll(0)) injectglist(nullptr, list);  // (Go: idle is not reset)
+      incidlelocked(1);
     }
     // An overdue timer with nobody in the poller and a P free: wake an M.
     const int64_t t = earliestTimer();

@@ -861,6 +861,45 @@ TEST(Poller, CompletionWakesTheBlockedPoller) {
   });
 }
 
+// Stats: parked counts the goroutines waiting on an operation now, and the
+// operation counters (io_uring keeps them per ring) outlive the Run.
+TEST(Poller, CountsParkedOperationsAndKeepsTheCountsAfterTheRun) {
+  ringo::netpoll::Stats during;
+  RunP(2, [&] {
+    auto [ln, addr] = LocalListener();
+    constexpr int kN = 8;
+    std::vector<net::Conn> clients;
+    ringo::WaitGroup wg;
+    const auto s0 = ringo::netpoll::ReadStats();
+    for (int i = 0; i < kN; i++) {
+      auto [c, s] = Pair(ln, addr);
+      clients.push_back(c);
+      wg.Add(1);
+      ringo::Go([&wg, s]() mutable {
+        RINGO_DEFER(wg.Done());
+        char b[4];
+        EXPECT_EQ(s.Read(b).n, 1u);
+      });
+    }
+    const int64_t limit = MonoNanos() + 5'000'000'000;
+    while (ringo::netpoll::ReadStats().parked - s0.parked < kN) {
+      ASSERT_LT(MonoNanos(), limit) << "parked never counted the " << kN << " Reads";
+      ringo::Gosched();
+    }
+    for (auto& c : clients) ASSERT_FALSE(c.Write("z").err);
+    wg.Wait();
+    during = ringo::netpoll::ReadStats();
+    EXPECT_EQ(during.parked, s0.parked);  // the accept loop's, if any
+    if (Uring()) EXPECT_GE(during.recv - s0.recv, uint64_t(kN));  // SQEs: io_uring's
+    EXPECT_GE(during.waits - s0.waits, uint64_t(kN));
+  });
+  const auto after = ringo::netpoll::ReadStats();
+  EXPECT_EQ(after.parked, 0);
+  EXPECT_GE(after.recv, during.recv);
+  EXPECT_GE(after.waits, during.waits);
+  EXPECT_GE(after.send, during.send);
+}
+
 // io_uring: the operations of one scheduling round go to the kernel in one
 // io_uring_enter.
 TEST(Poller, OneEnterForARoundOfOperations) {
