@@ -845,14 +845,17 @@ static void afterSwitch(M* mp) {
 // to directly, without the round trip through g0 and findRunnable: the P's
 // runnext or ring head, else the global queue's head, when findRunnable
 // would pick the same (no fairness tick, no due timer, Run not ending).
-// Null sends the switch the long way.
+// Null sends the switch the long way. The timer check reads the coarse
+// clock (every park reads it; a server's P always has a deadline's timer):
+// a timer it sees due is due, and one it misses by less than a tick runs
+// at the next fairness tick (every 61 switches) or when the queue empties.
 static bool directOK(P* pp) {
   if (pp == nullptr) fatal("ringo: a goroutine parked inside ringo::Blocking (fn must not call ringo)");
   if (pp->schedtick % 61 == 0 || sched.exiting.load(std::memory_order_relaxed) ||
       sched.nlocked.load(std::memory_order_relaxed) != 0)
     return false;
   const int64_t t = pp->timers.next.load(std::memory_order_relaxed);
-  return t == 0 || t > nanotime();
+  return t == 0 || t > nanotimeCoarse();
 }
 
 // With keepLock, a G taken from the global queue leaves sched.lock held and
