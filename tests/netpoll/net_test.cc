@@ -890,7 +890,9 @@ TEST(Poller, CountsParkedOperationsAndKeepsTheCountsAfterTheRun) {
     wg.Wait();
     during = ringo::netpoll::ReadStats();
     EXPECT_EQ(during.parked, s0.parked);  // the accept loop's, if any
-    if (Uring()) EXPECT_GE(during.recv - s0.recv, uint64_t(kN));  // SQEs: io_uring's
+    if (Uring()) {
+      EXPECT_GE(during.recv - s0.recv, uint64_t(kN));  // SQEs: io_uring's
+    }
     EXPECT_GE(during.waits - s0.waits, uint64_t(kN));
   });
   const auto after = ringo::netpoll::ReadStats();
