@@ -1298,11 +1298,20 @@ static void startlockedm(M* mp, G* gp) {
   if (lm == mp) fatal("startlockedm: locked to me");
   P* pp = releasep(mp);
   lockGuard g(&sched.lock);
+  if (sched.exiting.load()) {
+    // Run is ending: the exit already woke lm if it slept (and it will
+    // not sleep if it did not); a second wake-up would be one too many.
+    // pp stays off every list (teardown frees all Ps).
+    return;
+  }
   lm->nextp = pp;
   if (lm->lockedIdle) {
     wakelockedm(lm);
   } else {
-    notewakeup(&lm->park);  // not asleep yet (stoplockedm sees nextp and does not count itself idle)
+    // Not asleep yet: it is on its way into stoplockedm (a wired G never
+    // leaves its M any other way), which sees nextp and does not count
+    // itself idle.
+    notewakeup(&lm->park);
   }
 }
 
@@ -1350,6 +1359,10 @@ static G* exitsyscall0(G* gp) {
     acquirep(mp, pp);
     return gp;
   }
+  // A wired G's M waits for it in stoplockedm (schedule's first step),
+  // never on the idle list: the M that picks gp up hands it this M's P
+  // (startlockedm), and stopm's wake-up would give it any other work.
+  if (mp->lockedg != nullptr) return nullptr;
   stopm(mp);  // findRunnable (or the exit) follows
   return nullptr;
 }

@@ -10,6 +10,7 @@
 #include <future>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 #include "test_util.h"
 
@@ -161,6 +162,49 @@ TEST(LockOSThread, WiredGoroutineKeepsItsThreadAndHasItAlone) {
   ASSERT_EQ(wiredTids.size(), 1u) << "the wired goroutine moved";
   EXPECT_FALSE(otherTids.empty()) << "nothing else ran while it was wired";
   EXPECT_EQ(otherTids.count(*wiredTids.begin()), 0u) << "another goroutine ran on the wired thread";
+}
+
+// A wired goroutine whose Blocking call returns while another goroutine
+// holds the only P: its M must wait for it wired (stoplockedm), not on the
+// idle list, or the M that picks it up hands it over to an M that goes on
+// to wait for it again, and it never runs. 20 rounds; a hang is caught by
+// the watchdog thread (10 s).
+TEST(LockOSThread, AWiredGoroutineComesBackFromBlockingWhileThePIsBusy) {
+  std::atomic<bool> finished{false};
+  std::thread watchdog([&] {
+    const int64_t limit = MonoNanos() + 10'000'000'000;
+    while (!finished.load() && MonoNanos() < limit) usleep(1000);
+    if (!finished.load()) {
+      fprintf(stderr, "AWiredGoroutineComesBackFromBlockingWhileThePIsBusy: the wired goroutine never ran again\n");
+      std::_Exit(1);
+    }
+  });
+  int rounds = 0;
+  ringo::Run(
+      [&] {
+        for (int i = 0; i < 20; i++) {
+          std::atomic<bool> back{false};
+          ringo::WaitGroup wg;
+          wg.Add(2);
+          ringo::Go([&] {
+            ringo::LockOSThread();
+            ringo::Blocking([] { usleep(2000); });  // sysmon retakes the P meanwhile
+            back = true;
+            ringo::UnlockOSThread();
+            wg.Done();
+          });
+          ringo::Go([&] {  // keeps the P busy until the wired one is back
+            while (!back.load()) ringo::Gosched();
+            wg.Done();
+          });
+          wg.Wait();
+          rounds++;
+        }
+      },
+      OneP());
+  finished = true;
+  watchdog.join();
+  EXPECT_EQ(rounds, 20);
 }
 
 // ---- sysmon's reports --------------------------------------------------------
