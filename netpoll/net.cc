@@ -1,6 +1,6 @@
 // net.cc — the net API (ringo/net.h) over the poller: sockets, addresses,
-// Listen, Dial, Accept, and Conn's calls, each a prepare/operation/finish
-// around one poller call (netpoll.h).
+// Listen, Dial, Accept, and Conn's calls over the poller's operations
+// (netpoll.h), which hold the descriptor open while they run.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>

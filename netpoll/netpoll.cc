@@ -224,7 +224,7 @@ void finish(pollDesc* pd) {
 }
 
 G* unrefLocked(pollDesc* pd) {
-  if (--pd->refs < 0) fatal("netpoll finish: negative refs on fd %d", pd->fd);
+  if (--pd->refs < 0) fatal("netpoll unrefLocked: negative refs on fd %d", pd->fd);
   if (pd->refs == 0 && pd->closer && !pd->acceptArmed) return std::exchange(pd->closer, nullptr);
   return nullptr;
 }

@@ -133,7 +133,7 @@ class epoll final : public poller {
   // (held) while its system calls name pd->fd.
   int64_t recv(pollDesc* pd, void* p, size_t n) override {
     if (int64_t e = prepare(pd, kRead)) return e;
-    held h{pd};
+    held hold{pd};
     std::lock_guard serial(pd->serial[kRead]);
     for (;;) {
       ssize_t r = ::recv(pd->fd, p, n, 0);
@@ -146,7 +146,7 @@ class epoll final : public poller {
 
   int64_t recvBuf(pollDesc* pd, char** data, int32_t* id) override {
     if (int64_t e = prepare(pd, kRead)) return e;
-    held h{pd};
+    held hold{pd};
     std::lock_guard serial(pd->serial[kRead]);
     for (;;) {
       char* h = heapBufGet();
@@ -169,7 +169,7 @@ class epoll final : public poller {
 
   int64_t send(pollDesc* pd, const void* p, size_t n, bool more) override {
     if (int64_t e = prepare(pd, kWrite)) return e;
-    held h{pd};
+    held hold{pd};
     for (;;) {
       ssize_t r = ::send(pd->fd, p, n, MSG_NOSIGNAL | (more ? MSG_MORE : 0));
       if (r >= 0) return r;
@@ -181,7 +181,7 @@ class epoll final : public poller {
 
   int64_t accept(pollDesc* pd, sockaddr_storage* sa, socklen_t* salen) override {
     if (int64_t e = prepare(pd, kRead)) return e;
-    held h{pd};
+    held hold{pd};
     std::lock_guard serial(pd->serial[kRead]);
     for (;;) {
       *salen = sizeof *sa;
@@ -195,7 +195,7 @@ class epoll final : public poller {
 
   int64_t connect(pollDesc* pd, const sockaddr* sa, socklen_t salen) override {
     if (int64_t e = prepare(pd, kWrite)) return e;
-    held h{pd};
+    held hold{pd};
     if (::connect(pd->fd, sa, salen) == 0) return 0;
     if (errno != EINPROGRESS && errno != EINTR) return -errno;
     for (;;) {
