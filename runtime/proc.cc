@@ -2057,7 +2057,7 @@ ForeignThread::~ForeignThread() {
   // The last one went away: if every M is idle already, nobody else will
   // ask whether the program is dead, so ask now.
   lockGuard g(&sched.lock);
-  if (sched.running && sched.nmidle.load() == int32_t(sched.allm.size())) checkdead();
+  if (sched.running) checkdead();  // (it counts the idle Ms, wired ones too)
 }
 
 RuntimeStats ReadRuntimeStats() {
