@@ -709,8 +709,8 @@ class uring final : public poller {
   // submitPark is gopark's unlock function for an operation: on g0, with
   // the goroutine parked, it queues the SQE on this M's ring (or refuses to
   // park if the side is closed or expired). It is prepare as well: the
-  // operation counts itself in (refs) here and out (unpark) when it wakes,
-  // in the two pd->lock sections an operation needs anyway.
+  // operation counts itself in (refs) here and out when it wakes (doOp's
+  // unrefLocked), in the two pd->lock sections an operation needs anyway.
   static bool submitPark(G*, void* arg) {
     auto* pa = static_cast<parkArgs*>(arg);
     pollDesc* pd = pa->pd;
