@@ -375,7 +375,7 @@ struct clientState : std::enable_shared_from_this<clientState> {
     pc->idleAt = now();
     pc->reused = true;
     pc->in = {};
-    pc->t->drop();
+    pc->t->trim();
     (void)pc->t->setReadDeadline(Time{});
     (void)pc->t->setWriteDeadline(Time{});
     bool startJanitor = false;

@@ -419,6 +419,7 @@ bool conn::fill(Time deadline, bool idleWait, Time at) {
     }
     if (err == net::ErrDeadlineExceeded && first != deadline) {
       runtime::stacktrim(kTrimKeep);
+      t->trim();
       first = deadline;
       (void)t->setReadDeadline(deadline);  // Time{}: none
       continue;

@@ -687,6 +687,10 @@ struct conn {
     if (ssl) SSL_free(ssl);
   }
 
+  // detail::keepBuffers and awaitInput (http/transport.h)
+  static void keepBuffers(Conn& c, bool keep) noexcept;
+  static std::error_code awaitInput(Conn& c);
+
   // call runs one SSL_* call under mu with a clean error queue, and returns
   // its result, SSL_get_error's verdict and the queue's first error.
   template <class F>
@@ -744,6 +748,10 @@ struct conn {
   std::error_code runHandshake();
   std::error_code sniff();
   net::IOResult read(char* p, size_t n);
+  // awaitInput parks until a read has input: ciphertext, or plaintext
+  // OpenSSL holds (detail::awaitInput, for a reader that takes its buffer
+  // only once there is something to read into it).
+  std::error_code awaitInput();
 };
 
 namespace {
@@ -885,20 +893,22 @@ std::error_code conn::handshake() {
   return hsErr;
 }
 
+std::error_code conn::awaitInput() {
+  bool starved;
+  {
+    runtime::lockGuard g(&mu);
+    starved = !readEnded && in.empty() && SSL_has_pending(ssl) == 0;
+  }
+  // Nothing for SSL_read to read (a keep-alive connection between
+  // requests): wait for ciphertext first rather than hear WANT_READ.
+  // (Records in `out` now are a writer's, which sends them itself.)
+  return starved ? fill() : std::error_code{};
+}
+
 net::IOResult conn::read(char* p, size_t n) {
   if (auto err = handshake()) return {0, err};
   for (;;) {
-    bool starved;
-    {
-      runtime::lockGuard g(&mu);
-      starved = !readEnded && in.empty() && SSL_has_pending(ssl) == 0;
-    }
-    if (starved) {
-      // Nothing for SSL_read to read (a keep-alive connection between
-      // requests): wait for ciphertext first rather than hear WANT_READ.
-      // (Records in `out` now are a writer's, which sends them itself.)
-      if (auto rerr = fill()) return {0, rerr};
-    }
+    if (auto rerr = awaitInput()) return {0, rerr};
     size_t made = 0;  // the records this SSL_read adds (an alert, a post-handshake message)
     auto [r, e, err] = call([&](SSL* s) {
       const size_t before = out.size();
@@ -922,6 +932,29 @@ net::IOResult conn::read(char* p, size_t n) {
     }
   }
 }
+
+void conn::keepBuffers(Conn& c, bool keep) noexcept {
+  if (!c.c_) return;
+  conn& d = *c.c_;
+  runtime::lockGuard g(&d.mu);
+  if (!d.ssl) return;
+  if (keep) {
+    SSL_clear_mode(d.ssl, SSL_MODE_RELEASE_BUFFERS);
+    return;
+  }
+  SSL_set_mode(d.ssl, SSL_MODE_RELEASE_BUFFERS);
+  (void)SSL_free_buffers(d.ssl);  // refused while a buffer holds bytes: released when it empties
+}
+
+void keepBuffers(Conn& c, bool keep) noexcept { conn::keepBuffers(c, keep); }
+
+std::error_code conn::awaitInput(Conn& c) {
+  if (!c.c_) return net::ErrClosed;
+  if (auto err = c.c_->handshake()) return err;
+  return c.c_->awaitInput();
+}
+
+std::error_code awaitInput(Conn& c) { return conn::awaitInput(c); }
 
 }  // namespace detail
 

@@ -5,6 +5,14 @@
 // recv hands out a view of the bytes that arrived, valid until the next recv
 // or drop: the plain transport lends the poller's receive buffer (an idle
 // connection holds none), TLS its decrypted plaintext.
+//
+// Between two reads a connection keeps only what makes the next one cheap,
+// and trim gives that back when the connection idles (the server: no
+// request for kTrimAfter; the client: into the idle pool). TLS keeps its
+// plaintext buffer and OpenSSL's record buffers: freeing and allocating
+// them on every request (SSL_MODE_RELEASE_BUFFERS, and a 4 KiB buffer
+// zeroed per request) was 5-6% of an HTTPS keep-alive request's CPU, glibc's
+// malloc being slower in a threaded process.
 #pragma once
 
 #include <string>
@@ -30,8 +38,10 @@ class transport {
   // recv parks until bytes arrive: a view of them, or net::ErrEOF, a
   // deadline or another error.
   virtual net::Result<std::string_view> recv() = 0;
-  // drop releases the last recv's bytes.
+  // drop releases the last recv's bytes; trim, everything kept between
+  // reads.
   virtual void drop() noexcept = 0;
+  virtual void trim() noexcept { drop(); }
   // write sends all of data (parking as needed) or fails.
   virtual net::IOResult write(std::string_view data) = 0;
   // writeLast is write for the connection's last bytes: close comes next
@@ -83,27 +93,48 @@ class plainTransport final : public transport {
   net::Buffer buf_;
 };
 
+}  // namespace ringo::http::detail
+
+namespace ringo::tls::detail {
+// keepBuffers: while keep, c's OpenSSL record buffers stay between calls;
+// else OpenSSL frees them whenever they empty (SSL_MODE_RELEASE_BUFFERS,
+// every Config's default), starting now (tls.cc).
+void keepBuffers(Conn& c, bool keep) noexcept;
+// awaitInput parks until a Read of c has something to read (tls.cc).
+std::error_code awaitInput(Conn& c);
+}  // namespace ringo::tls::detail
+
+namespace ringo::http::detail {
+
 // tlsTransport is a TLS connection (tls.cc does the records). Its
-// plaintext comes into a pooled buffer, given back when the connection
-// drops it (an idle connection holds none).
+// plaintext comes into a pooled buffer, taken once there is ciphertext to
+// decrypt; while it has one, OpenSSL keeps its record buffers too. trim
+// gives both back (an idle connection holds none).
 class tlsTransport final : public transport {
  public:
   explicit tlsTransport(tls::Conn c) noexcept : c_(std::move(c)) {}
-  ~tlsTransport() override { drop(); }
+  ~tlsTransport() override {
+    if (have_) bufput(std::move(buf_));
+  }
   std::error_code handshake() override { return c_.Handshake(); }
   net::Result<std::string_view> recv() override {
-    if (!have_) {
+    if (!have_) {  // the first read, or the first after trim: wait without a buffer
+      if (auto err = tls::detail::awaitInput(c_)) return {{}, err};
       buf_ = bufget();
       buf_.resize(kBufCap);
       have_ = true;
+      tls::detail::keepBuffers(c_, true);
     }
     auto [n, err] = c_.Read(buf_);
     if (err) return {{}, err};
     return {std::string_view(buf_.data(), n), {}};
   }
-  void drop() noexcept override {
-    if (have_) bufput(std::move(buf_));
+  void drop() noexcept override {}  // the buffer stays for the next recv
+  void trim() noexcept override {
+    if (!have_) return;
+    bufput(std::move(buf_));
     have_ = false;
+    tls::detail::keepBuffers(c_, false);
   }
   net::IOResult write(std::string_view data) override { return c_.Write(data); }
   net::IOResult writeLast(std::string_view data, bool) override { return c_.WriteLast(data); }
@@ -113,6 +144,7 @@ class tlsTransport final : public transport {
   void close() noexcept override { (void)c_.Close(); }
   std::string remoteAddr() const override { return c_.RemoteAddr().String(); }
   std::error_code hijack(Hijacked& h) override {
+    tls::detail::keepBuffers(c_, false);  // the new owner gets the default back
     h.tls = std::move(c_);
     return {};
   }

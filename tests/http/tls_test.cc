@@ -656,6 +656,33 @@ TEST(TLS, ShutdownLetsInFlightRequestsFinishAndClosesIdleOnes) {
   });
 }
 
+// A keep-alive TLS connection keeps its plaintext buffer (and OpenSSL its
+// record buffers) from one request to the next, and gives them back when it
+// has been idle for a second (transport.h): an idle connection holds no
+// pooled buffer, and its next request gets one again.
+TEST(TLS, AnIdleConnectionGivesItsBuffersBack) {
+  routes h;
+  WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {
+    const auto settle = std::chrono::steady_clock::now() + 10s;
+    while (http::ReadStats().conns_open != 0 && std::chrono::steady_clock::now() < settle) ringo::Sleep(1ms);
+    const auto s0 = http::ReadStats();
+    tlsClient c(addr, ClientConfig());
+    ASSERT_FALSE(c.err()) << c.err().message();
+    for (int i = 0; i < 3; i++) {
+      ASSERT_TRUE(c.Send(Get("/hello")));
+      ASSERT_EQ(c.Read().body, "Hello, World!");
+      EXPECT_GT(http::ReadStats().buffers_in_use, s0.buffers_in_use) << "request " << i << ": the buffer went back";
+    }
+    const auto idle = std::chrono::steady_clock::now() + 10s;  // the trim comes after 1 s
+    while (http::ReadStats().buffers_in_use != s0.buffers_in_use && std::chrono::steady_clock::now() < idle)
+      ringo::Sleep(10ms);
+    EXPECT_EQ(http::ReadStats().buffers_in_use, s0.buffers_in_use) << "an idle connection still holds a buffer";
+    ASSERT_TRUE(c.Send(Get("/hello")));
+    EXPECT_EQ(c.Read().body, "Hello, World!");
+    EXPECT_GT(http::ReadStats().buffers_in_use, s0.buffers_in_use);
+  });
+}
+
 TEST(TLS, GoexitAbortsTheRequestAndLeaksNothing) {
   routes h;
   std::atomic<int64_t> held{0};
