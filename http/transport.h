@@ -2,9 +2,9 @@
 // net::Conn, a TLS connection, an in-memory pair in tests. The server's
 // connection loop and the client (client.cc) both use it. Internal.
 //
-// recv hands out a view of the bytes that arrived, valid until the next recv
-// or drop: the plain transport lends the poller's receive buffer (an idle
-// connection holds none), TLS its decrypted plaintext.
+// recv hands out a view of the bytes that arrived, valid until the next recv,
+// drop or trim: the plain transport lends the poller's receive buffer (an
+// idle connection holds none), TLS its decrypted plaintext.
 //
 // Between two reads a connection keeps only what makes the next one cheap,
 // and trim gives that back when the connection idles (the server: no
