@@ -175,6 +175,7 @@ std::string VarsJSON() {
     o.num("enters", (long long)s.enters);
     o.num("submits", (long long)s.submits);
     o.num("late_submits", (long long)s.lateSubmits);
+    o.num("aged_submits", (long long)s.agedSubmits);
     o.num("cqes", (long long)s.cqes);
     o.num("rings", (long long)s.rings);
     o.num("polls", (long long)s.polls);
@@ -319,6 +320,9 @@ std::string MetricsText() {
     p.counter("ringo_netpoll_enters_total", "io_uring_enter calls.", s.enters);
     p.counter("ringo_netpoll_late_submits_total", "io_uring batches submitted at once after a goroutine ran long.",
               s.lateSubmits);
+    p.counter("ringo_netpoll_aged_submits_total",
+              "io_uring batches submitted once their oldest operation had waited 20 us (more than one P).",
+              s.agedSubmits);
     p.counter("ringo_netpoll_cqes_total", "io_uring completions reaped.", s.cqes);
     p.gauge("ringo_netpoll_rings", "io_uring instances (one per thread that did I/O).", double(s.rings));
     p.counter("ringo_netpoll_polls_total", "Non-blocking polls that found work.", s.polls);

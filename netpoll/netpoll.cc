@@ -348,6 +348,7 @@ Stats ReadStats() {
   s.sysmonPolls = r(stats.sysmonPolls);
   s.kicks = r(stats.kicks);
   s.lateSubmits = r(stats.lateSubmits);
+  s.agedSubmits = r(stats.agedSubmits);
   s.recvNoBufs = r(stats.recvNoBufs);
   s.epollWaits = r(stats.epollWaits);
   if (current) {

@@ -242,7 +242,7 @@ void heapBufPut(char* p);
 struct counters {
   std::atomic<uint64_t> recv, recvBuf, send, accept, connect, cancel, nop, enters, submits, cqes;
   std::atomic<uint64_t> ringLocksContended, rings;
-  std::atomic<uint64_t> waits, polls, blockingPolls, sysmonPolls, recvNoBufs, epollWaits, kicks, lateSubmits;
+  std::atomic<uint64_t> waits, polls, blockingPolls, sysmonPolls, recvNoBufs, epollWaits, kicks, lateSubmits, agedSubmits;
 };
 extern counters stats;
 inline void count(std::atomic<uint64_t>& c, uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }

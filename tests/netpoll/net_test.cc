@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <dirent.h>
 #include <string>
 #include <thread>
@@ -991,6 +992,79 @@ TEST(Poller, ALongRunningGoroutineSubmitsItsBatchAtOnce) {
     const auto s1 = ringo::netpoll::ReadStats();
     EXPECT_TRUE(sawWhileRunning) << "the byte did not arrive while the next goroutine ran";
     EXPECT_GE(s1.lateSubmits - s0.lateSubmits, 1u);
+  });
+}
+
+// io_uring, 2 Ps: a batch does not wait for its round to end once its
+// oldest operation is 20 us old. One goroutine keeps the other P busy, so
+// nothing else polls. On the first P a chain of short goroutines runs
+// without the run queue ever emptying (each starts the next, which runs
+// when it parks): the first writes a byte to a peer outside the runtime,
+// each later one computes 10 us and then writes to a connection of its own
+// (Writes on one connection wait for each other). Without the rule the
+// byte stays queued until the chain ends (or sysmon's poll, every 10 ms,
+// takes it; agedSubmits would not move then).
+TEST(Poller, AnOldBatchGoesWithoutWaitingForItsRoundOnMoreThanOneP) {
+  RunP(2, [] {
+    if (!Uring()) GTEST_SKIP() << "batching is io_uring's; this run uses " << ringo::netpoll::ReadStats().backend;
+    constexpr int kChain = 300;  // 3 ms of goroutines
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    std::vector<net::Conn> sinks, peers;
+    for (int i = 0; i < kChain; i++) {
+      auto [pc, sc] = Pair(ln, addr);
+      peers.push_back(pc);
+      sinks.push_back(sc);
+    }
+    std::atomic<bool> got{false}, chainDone{false}, spinning{false};
+    std::thread peer([&got, fd = c.Fd()] {
+      char b;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 5000) == 1 && ::recv(fd, &b, 1, MSG_DONTWAIT) == 1) got.store(true);
+    });
+    ringo::WaitGroup wg;
+    wg.Add(1);
+    ringo::Go([&] {  // holds the other P, without operations, until the chain ends
+      RINGO_DEFER(wg.Done());
+      spinning.store(true);
+      for (const int64_t limit = MonoNanos() + 5'000'000'000; !chainDone.load() && MonoNanos() < limit;) {
+      }
+    });
+    for (const int64_t limit = MonoNanos() + 5'000'000'000; !spinning.load();) {
+      ASSERT_LT(MonoNanos(), limit) << "the spinning goroutine never ran";
+      ringo::Gosched();
+    }
+    ASSERT_FALSE(sinks[0].Write("a").err);  // an operation just before the chain: no kLongRun gap at its start
+    const auto s0 = ringo::netpoll::ReadStats();
+    std::atomic<int> sawAt{-1};  // the first goroutine of the chain that found the byte delivered
+    wg.Add(kChain);
+    std::function<void(int)> link = [&](int i) {
+      RINGO_DEFER(wg.Done());
+      if (i > 0) {
+        for (const int64_t end = MonoNanos() + 10'000; MonoNanos() < end;) {
+        }
+        if (got.load() && sawAt.load() < 0) sawAt.store(i);
+      }
+      if (i + 1 < kChain)
+        ringo::Go([&link, i] { link(i + 1); });  // runnext: runs when this one parks
+      else
+        chainDone.store(true);
+      (void)(i == 0 ? s.Write("x") : sinks[size_t(i)].Write("y"));
+    };
+    ringo::Go([&link] { link(0); });
+    wg.Wait();
+    peer.join();
+    const auto s1 = ringo::netpoll::ReadStats();
+    EXPECT_TRUE(got.load()) << "the peer never got the byte";
+    EXPECT_GE(sawAt.load(), 1) << "the byte arrived only after the chain of " << kChain << " goroutines";
+    const uint64_t aged = s1.agedSubmits - s0.agedSubmits, late = s1.lateSubmits - s0.lateSubmits;
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    EXPECT_GE(aged, 1u) << late << " late submits";
+#else
+    // A sanitizer slows each switch down past kLongRun: that rule may send
+    // the batch first.
+    EXPECT_GE(aged + late, 1u);
+#endif
   });
 }
 

@@ -32,6 +32,7 @@ struct Stats {
   uint64_t enters = 0;     // io_uring_enter calls (submitting or waiting)
   uint64_t submits = 0;    // ... of which submitted at least one entry
   uint64_t lateSubmits = 0; // batches submitted at once after a goroutine ran long (netpoll_uring.cc, "Batching")
+  uint64_t agedSubmits = 0; // batches submitted when their oldest operation had waited 20 us (more than one P; "Batching")
   uint64_t cqes = 0;       // completions reaped
   uint64_t rings = 0;      // io_uring instances of the current (or last) Run: one per M that did I/O
   uint64_t ringLocksContended = 0;  // ring SQ/CQ lock acquisitions that found it held by another thread
