@@ -550,7 +550,7 @@ class uring final : public poller {
   static constexpr int64_t kNoBufRing = -100002;  // recvBuf on a ring without buffers
 
   uint64_t gen_ = 0;
-  uint64_t longTicks_ = 0;   // kLongRun in cputicks
+  uint64_t longTicks_ = 0;  // kLongRun in cputicks
   uint64_t agedTicks_ = 0;  // kBatchAge in cputicks
   int evfd_ = -1;
   struct sigaction oldurg_ {};  // SIGURG before init (restored by fini)
