@@ -1068,6 +1068,47 @@ TEST(Poller, AnOldBatchGoesWithoutWaitingForItsRoundOnMoreThanOneP) {
   });
 }
 
+// A read deadline that passes while the receive has not reached the kernel
+// yet (io_uring holds a batch's receives back until it is submitted, behind
+// its sends) still ends the Read: the cancel must not overtake the receive.
+// On 1 P a chain of short goroutines keeps the run queue from emptying, so
+// nothing is submitted while the deadline's timer fires; the peer never
+// writes. Were the cancel to reach the kernel first, it would find nothing
+// to cancel, and the Read would wait for data that never comes (the test
+// closes the connection after 5 s to end it).
+TEST(Poller, ADeadlineEndsAReceiveThatHasNotBeenSubmittedYet) {
+  RunP(1, [] {
+    constexpr int kChain = 600;  // 6 ms of goroutines; the deadline is 200 us
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    ringo::WaitGroup wg;
+    std::atomic<bool> readDone{false};
+    std::error_code readErr;
+    std::function<void(int)> link = [&](int i) {
+      RINGO_DEFER(wg.Done());
+      for (const int64_t end = MonoNanos() + 10'000; MonoNanos() < end;) {
+      }
+      if (i + 1 < kChain) ringo::Go([&link, i] { link(i + 1); });  // runnext: runs when this one ends
+    };
+    wg.Add(1 + kChain);
+    ringo::Go([&, sc = s]() mutable {
+      RINGO_DEFER(wg.Done());
+      ASSERT_FALSE(sc.SetReadDeadline(std::chrono::steady_clock::now() + 200us));
+      ringo::Go([&link] { link(0); });  // runs when the Read parks
+      char b[4];
+      readErr = sc.Read(b).err;
+      readDone.store(true);
+    });
+    for (const int64_t limit = MonoNanos() + 5'000'000'000; !readDone.load() && MonoNanos() < limit;)
+      ringo::Sleep(1ms);
+    const bool ended = readDone.load();
+    if (!ended) (void)s.Close();  // frees the stuck Read
+    wg.Wait();
+    EXPECT_TRUE(ended) << "the Read outlived its deadline by 5 s";
+    EXPECT_TRUE(net::IsTimeout(readErr)) << readErr.message();
+  });
+}
+
 // RINGO_POLLSPIN: an M that finds nothing to run while goroutines wait on
 // I/O keeps its P and polls for a while before it sleeps. A peer outside
 // the runtime echoes each byte; with the variable it answers once a spin
