@@ -101,8 +101,8 @@
 // process (a proxy, a service calling another, the benchmarks), the
 // receive a send feeds is often in the same batch; behind the send it
 // finds the data and completes inline. PingPong64 (1 P, 3 alternated
-// runs): 8.94-9.01 -> 7.57-7.71 us per round trip; Echo100 (2 Ps):
-// 711-799 -> 789-896 MB/s. Keep-alive HTTP from wrk, whose requests come
+// runs): 5.84-6.09 -> 4.98-5.03 us per round trip; Echo100 (2 Ps):
+// 883-997 -> 950-1092 MB/s. Keep-alive HTTP from wrk, whose requests come
 // from outside, did not move (within the noise, 4 alternated runs).
 //
 // Receive without a buffer: Recv uses a provided-buffer ring (group 0 of
