@@ -800,7 +800,8 @@ class uring final : public poller {
     return true;
   }
 
-  // queueOp fills and publishes op's SQE (the owner's ring) and says
+  // queueOp fills op's SQE on the owner's ring and publishes it (a
+  // receive: holds it until the batch goes, see "Receives last"), and says
   // whether the batch goes to the kernel now (see "Batching").
   enum class batch { wait, late, aged };
   batch queueOp(ring* r, uop* op, const opArgs& a) {
