@@ -50,12 +50,13 @@
 // Cancels (deadlines, Close) go to the ring the operation was submitted
 // to, so each ring's SQ has a lock; it is nearly always its owner's.
 //
-// Batching. Operations are queued (SQE filled and published) in gopark's
-// unlock function, on g0, after their goroutine is parked, and submitted
+// Batching. Operations are queued (SQE filled and published, or held: see
+// "Receives last") in gopark's unlock function, on g0, after their goroutine is parked, and submitted
 // by the next poll: findRunnable's poll(0) when the P's run queue is empty,
 // the blocking poll, sysmon's every 10 ms, or before a Blocking call. N
 // goroutines that each start an operation in one round of their P cost one
-// io_uring_enter. Cancels are submitted at once (timers and Close; rare).
+// io_uring_enter. Cancels are submitted at once, with the ring's held
+// receives ahead of them (timers and Close; rare).
 // A batch waits for short goroutines, not for long ones: an operation
 // queued kLongRun or more after its M's previous operation, poll or
 // resume (so the goroutines that ran in between took that long) is
@@ -244,7 +245,7 @@ struct ring {
   // cputicks at the owner's last operation queued, flush or resume. Atomic:
   // Ms that could not make a ring share ring 0 (mine).
   std::atomic<uint64_t> lastQueued{0};
-  uint64_t batchStart = 0;  // cputicks at the oldest SQE the kernel has not taken (sqlock)
+  uint64_t batchStart = 0;  // cputicks at the oldest SQE (or held receive) the kernel has not taken (sqlock)
   // Receives queued and not yet in the SQ (sqlock; nheld is read without
   // it, to skip the lock when there are none).
   io_uring_sqe held[kHeld];
@@ -706,6 +707,14 @@ class uring final : public poller {
       if (enter(r, pending(r), 0, 0) < 0) sched_yield();
     }
   }
+  // startBatchLocked: an SQE about to be queued on r at t starts a new
+  // batch if nothing waits for the kernel there (see "Batching"); true if so.
+  static bool startBatchLocked(ring* r, uint64_t t) {
+    if (pending(r) != 0 || r->nheld.load(std::memory_order_relaxed) != 0) return false;
+    r->batchStart = t;
+    return true;
+  }
+
   // releaseHeld puts r's held receives into its SQ, behind what is there.
   void releaseHeld(ring* r) {
     if (r->nheld.load(std::memory_order_relaxed) == 0) return;
@@ -727,6 +736,7 @@ class uring final : public poller {
     {
       ringGuard g(&r->sqlock);
       releaseHeldLocked(r);  // op may be one: the cancel must come after it
+      startBatchLocked(r, cputicks());
       io_uring_sqe* sqe = getsqeLocked(r);
       io_uring_prep_cancel(sqe, op, 0);
       io_uring_sqe_set_data64(sqe, 0);
@@ -742,6 +752,7 @@ class uring final : public poller {
     pd->acceptCancelled = false;
     pd->acceptOp.ring = r;
     ringGuard g(&r->sqlock);
+    startBatchLocked(r, cputicks());
     io_uring_sqe* sqe = getsqeLocked(r);
     io_uring_prep_multishot_accept(sqe, pd->fd, nullptr, nullptr, SOCK_CLOEXEC);
     io_uring_sqe_set_data(sqe, &pd->acceptOp);
@@ -789,8 +800,9 @@ class uring final : public poller {
       pd->refs++;
       now = u->queueOp(r, pa->op, *pa->a);
     }
-    // Once published, the op may be submitted by another thread (a cancel,
-    // sysmon) and its goroutine run on: pa, on that stack, is not touched.
+    // Once published or held, the op may be submitted by another thread (a
+    // cancel, sysmon) and its goroutine run on: pa, on that stack, is not
+    // touched.
     if (now != batch::wait) {
       count(now == batch::late ? stats.lateSubmits : stats.agedSubmits);
       u->releaseHeld(r);
@@ -810,11 +822,10 @@ class uring final : public poller {
     batch now = batch::wait;
     if (int64_t(t - r->lastQueued.load(std::memory_order_relaxed)) >= int64_t(longTicks_)) now = batch::late;
     r->lastQueued.store(t, std::memory_order_relaxed);
-    const uint32_t nheld = r->nheld.load(std::memory_order_relaxed);
-    if (pending(r) == 0 && nheld == 0)
-      r->batchStart = t;
-    else if (now == batch::wait && sched.gomaxprocs > 1 && int64_t(t - r->batchStart) >= int64_t(agedTicks_))
+    if (!startBatchLocked(r, t) && now == batch::wait && sched.gomaxprocs > 1 &&
+        int64_t(t - r->batchStart) >= int64_t(agedTicks_))
       now = batch::aged;
+    const uint32_t nheld = r->nheld.load(std::memory_order_relaxed);
     const bool hold = (a.kind == opArgs::recv || a.kind == opArgs::recvBuf) && nheld < kHeld;
     io_uring_sqe* sqe;
     if (hold) {

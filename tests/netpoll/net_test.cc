@@ -999,11 +999,12 @@ TEST(Poller, ALongRunningGoroutineSubmitsItsBatchAtOnce) {
 // oldest operation is 20 us old. One goroutine keeps the other P busy, so
 // nothing else polls. On the first P a chain of short goroutines runs
 // without the run queue ever emptying (each starts the next, which runs
-// when it parks): the first writes a byte to a peer outside the runtime,
-// each later one computes 10 us and then writes to a connection of its own
-// (Writes on one connection wait for each other). Without the rule the
-// byte stays queued until the chain ends (or sysmon's poll, every 10 ms,
-// takes it; agedSubmits would not move then).
+// when it parks): the first writes a byte to a connection, each later one
+// computes 10 us, peeks (a plain recv, MSG_PEEK) whether the byte has
+// reached the other end, and writes to a connection of its own (Writes on
+// one connection wait for each other). Without the rule the byte stays
+// queued until the chain ends (or sysmon's poll, every 10 ms, takes it;
+// agedSubmits would not move then).
 TEST(Poller, AnOldBatchGoesWithoutWaitingForItsRoundOnMoreThanOneP) {
   RunP(2, [] {
     if (!Uring()) GTEST_SKIP() << "batching is io_uring's; this run uses " << ringo::netpoll::ReadStats().backend;
@@ -1016,12 +1017,11 @@ TEST(Poller, AnOldBatchGoesWithoutWaitingForItsRoundOnMoreThanOneP) {
       peers.push_back(pc);
       sinks.push_back(sc);
     }
-    std::atomic<bool> got{false}, chainDone{false}, spinning{false};
-    std::thread peer([&got, fd = c.Fd()] {
+    auto arrived = [fd = c.Fd()] {
       char b;
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 5000) == 1 && ::recv(fd, &b, 1, MSG_DONTWAIT) == 1) got.store(true);
-    });
+      return ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+    };
+    std::atomic<bool> chainDone{false}, spinning{false};
     ringo::WaitGroup wg;
     wg.Add(1);
     ringo::Go([&] {  // holds the other P, without operations, until the chain ends
@@ -1030,6 +1030,7 @@ TEST(Poller, AnOldBatchGoesWithoutWaitingForItsRoundOnMoreThanOneP) {
       for (const int64_t limit = MonoNanos() + 5'000'000'000; !chainDone.load() && MonoNanos() < limit;) {
       }
     });
+    RINGO_DEFER(chainDone.store(true); wg.Wait());  // an early return must not leave it spinning on this frame
     for (const int64_t limit = MonoNanos() + 5'000'000'000; !spinning.load();) {
       ASSERT_LT(MonoNanos(), limit) << "the spinning goroutine never ran";
       ringo::Gosched();
@@ -1043,7 +1044,7 @@ TEST(Poller, AnOldBatchGoesWithoutWaitingForItsRoundOnMoreThanOneP) {
       if (i > 0) {
         for (const int64_t end = MonoNanos() + 10'000; MonoNanos() < end;) {
         }
-        if (got.load() && sawAt.load() < 0) sawAt.store(i);
+        if (sawAt.load() < 0 && arrived()) sawAt.store(i);
       }
       if (i + 1 < kChain)
         ringo::Go([&link, i] { link(i + 1); });  // runnext: runs when this one parks
@@ -1053,9 +1054,8 @@ TEST(Poller, AnOldBatchGoesWithoutWaitingForItsRoundOnMoreThanOneP) {
     };
     ringo::Go([&link] { link(0); });
     wg.Wait();
-    peer.join();
     const auto s1 = ringo::netpoll::ReadStats();
-    EXPECT_TRUE(got.load()) << "the peer never got the byte";
+    EXPECT_TRUE(arrived()) << "the byte never arrived";
     EXPECT_GE(sawAt.load(), 1) << "the byte arrived only after the chain of " << kChain << " goroutines";
     const uint64_t aged = s1.agedSubmits - s0.agedSubmits, late = s1.lateSubmits - s0.lateSubmits;
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
@@ -1081,6 +1081,7 @@ TEST(Poller, ADeadlineEndsAReceiveThatHasNotBeenSubmittedYet) {
     constexpr int kChain = 600;  // 6 ms of goroutines; the deadline is 200 us
     auto [ln, addr] = LocalListener();
     auto [c, s] = Pair(ln, addr);
+    auto [pc, ps] = Pair(ln, addr);
     ringo::WaitGroup wg;
     std::atomic<bool> readDone{false};
     std::error_code readErr;
@@ -1090,14 +1091,15 @@ TEST(Poller, ADeadlineEndsAReceiveThatHasNotBeenSubmittedYet) {
       }
       if (i + 1 < kChain) ringo::Go([&link, i] { link(i + 1); });  // runnext: runs when this one ends
     };
-    wg.Add(1 + kChain);
-    ringo::Go([&, sc = s]() mutable {
-      RINGO_DEFER(wg.Done());
+    wg.Add(1);
+    ringo::Go([&, sc = s, psc = ps]() mutable {
+      RINGO_DEFER(readDone.store(true); wg.Done());
+      ASSERT_FALSE(psc.Write("a").err);  // an operation just before: the Read is no kLongRun late, so it is held
       ASSERT_FALSE(sc.SetReadDeadline(std::chrono::steady_clock::now() + 200us));
+      wg.Add(kChain);
       ringo::Go([&link] { link(0); });  // runs when the Read parks
       char b[4];
       readErr = sc.Read(b).err;
-      readDone.store(true);
     });
     for (const int64_t limit = MonoNanos() + 5'000'000'000; !readDone.load() && MonoNanos() < limit;)
       ringo::Sleep(1ms);
