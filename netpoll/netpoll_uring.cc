@@ -707,6 +707,7 @@ class uring final : public poller {
       if (enter(r, pending(r), 0, 0) < 0) sched_yield();
     }
   }
+
   // startBatchLocked: an SQE about to be queued on r at t starts a new
   // batch if nothing waits for the kernel there (see "Batching"); true if so.
   static bool startBatchLocked(ring* r, uint64_t t) {
