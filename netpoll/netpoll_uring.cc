@@ -419,9 +419,8 @@ class uring final : public poller {
 
   void flush() override {
     if (myRingGen != gen_ || myRing == nullptr) return;
-    releaseHeld(myRing);
-    if (unsigned n = pending(myRing)) enter(myRing, n, 0, 0);
-    else if (taskrun(myRing)) enter(myRing, 0, 0, IORING_ENTER_GETEVENTS);  // post our waiting completions
+    if (!submit(myRing) && taskrun(myRing))
+      enter(myRing, 0, 0, IORING_ENTER_GETEVENTS);  // post our waiting completions
     restartBatch(myRing);
   }
 
@@ -691,11 +690,7 @@ class uring final : public poller {
 
   void submitAll() {
     const int n = nrings_.load();
-    for (int i = 0; i < n; i++) {
-      ring* r = rings_[i].load();
-      releaseHeld(r);
-      if (unsigned k = pending(r)) enter(r, k, 0, 0);
-    }
+    for (int i = 0; i < n; i++) submit(rings_[i].load());
   }
 
   // The SQ is full only when more operations start in one round than it
@@ -714,6 +709,15 @@ class uring final : public poller {
     if (pending(r) != 0 || r->nheld.load(std::memory_order_relaxed) != 0) return false;
     r->batchStart = t;
     return true;
+  }
+
+  // submit sends r's batch to the kernel, its held receives behind the
+  // rest; false if there was nothing to send.
+  bool submit(ring* r) {
+    releaseHeld(r);
+    const unsigned n = pending(r);
+    if (n) enter(r, n, 0, 0);
+    return n != 0;
   }
 
   // releaseHeld puts r's held receives into its SQ, behind what is there.
@@ -806,8 +810,7 @@ class uring final : public poller {
     // touched.
     if (now != batch::wait) {
       count(now == batch::late ? stats.lateSubmits : stats.agedSubmits);
-      u->releaseHeld(r);
-      if (unsigned n = pending(r)) u->enter(r, n, 0, 0);
+      u->submit(r);
       restartBatch(r);
     }
     return true;
