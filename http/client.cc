@@ -15,12 +15,16 @@
 // the same reach without two goroutines and two channels per connection.
 // The costs of that choice:
 //
-//   - An idle pooled connection is not watched. A server that closed it
-//     is found out when the next request on it fails before any response
-//     byte arrives (EOF, reset, broken pipe); such a request is sent again
-//     on a fresh connection, once, if its body can be replayed (no body,
-//     or GetBody) — the case Go handles the same way (its
-//     "nothingWrittenError" and "errServerClosedIdle" retry).
+//   - An idle pooled connection is not watched. get looks at its socket
+//     once before reusing it (a MSG_PEEK that does not wait): a server that
+//     closed it, or wrote to it (a 408, then the close), is found out there
+//     and the connection dropped; Go's read loop notices the same things
+//     as they happen. A server that closes just as the request arrives is
+//     found out when the request fails before any response byte (EOF,
+//     reset, broken pipe); the request is then sent again, on the next
+//     pooled connection or a new one, by Go's rule (isReplayable: an
+//     idempotent method or an Idempotency-Key, and a body that can be
+//     made again; or nothing of it was written — "nothingWrittenError").
 //   - The request body is written before the response is read. A server
 //     that answers early (413) and closes is still heard: after a failed
 //     write the client tries to read a response head before giving up.
@@ -72,6 +76,8 @@
 #include <cstring>
 #include <unordered_map>
 
+#include <sys/socket.h>
+
 #include "../runtime/lock.h"
 #include "internal.h"
 #include "reader.h"
@@ -85,6 +91,13 @@ namespace ringo::http {
 
 namespace detail {
 
+bool peerSpoke(int fd) noexcept {
+  if (fd < 0) return true;
+  char b;
+  const ssize_t n = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 namespace {
 
 using std::chrono::steady_clock;
@@ -93,6 +106,7 @@ constexpr size_t kWriteChunk = 32 << 10;    // request body bytes per read from 
 constexpr int64_t kDrainMax = 64 << 10;     // Close discards at most this much to keep a connection
 constexpr auto kDrainWait = std::chrono::milliseconds(100);
 constexpr int64_t kReadAllReserve = 16 << 20;  // ReadAll trusts Content-Length up to this much
+constexpr int kMaxInterim = 5;              // 1xx responses before the final one (Go's limit)
 
 Time now() { return steady_clock::now(); }
 
@@ -344,29 +358,26 @@ struct clientState : std::enable_shared_from_this<clientState> {
     return opts.idle_conn_timeout > std::chrono::nanoseconds::zero() && t - pc.idleAt >= opts.idle_conn_timeout;
   }
 
-  // get takes the most recently idled connection to key, closing the
-  // expired ones it meets.
+  // get takes the most recently idled connection to key, closing the ones
+  // it meets that expired or that the server closed (or wrote to) while
+  // they idled: those would fail the request, or hand it a response it
+  // did not ask for (a 408 sent before the close).
   std::unique_ptr<persistConn> get(const std::string& key) {
-    std::vector<std::unique_ptr<persistConn>> stale;
-    std::unique_ptr<persistConn> pc;
     const Time t = now();
-    {
-      runtime::lockGuard g(&lock);
-      auto it = idle.find(key);
-      if (it != idle.end()) {
-        auto& v = it->second;
-        while (!v.empty() && !pc) {
-          auto c = std::move(v.back());
-          v.pop_back();
-          nidle--;
-          if (expired(*c, t))
-            stale.push_back(std::move(c));
-          else
-            pc = std::move(c);
-        }
+    for (;;) {
+      std::unique_ptr<persistConn> pc;
+      {
+        runtime::lockGuard g(&lock);
+        auto it = idle.find(key);
+        if (it == idle.end()) return nullptr;
+        pc = std::move(it->second.back());
+        it->second.pop_back();
+        if (it->second.empty()) idle.erase(it);
+        nidle--;
       }
+      // Looked at outside the lock; a bad one closes as pc goes.
+      if (!expired(*pc, t) && !pc->t->spoiled()) return pc;
     }
-    return pc;  // stale ones close here, outside the lock
   }
 
   // put pools a connection whose last response ended cleanly, or closes it
@@ -380,12 +391,17 @@ struct clientState : std::enable_shared_from_this<clientState> {
     (void)pc->t->setWriteDeadline(Time{});
     bool startJanitor = false;
     Chan<std::monostate> quit(nullptr), done(nullptr);
+    std::unique_ptr<persistConn> evicted;
     {
       runtime::lockGuard g(&lock);
-      auto& v = idle[pc->key];
-      if (!closed && opts.max_idle_conns_per_host > 0 && int(v.size()) < opts.max_idle_conns_per_host &&
-          nidle < opts.max_idle_conns) {
-        v.push_back(std::move(pc));
+      auto it = idle.find(pc->key);
+      const int forHost = it == idle.end() ? 0 : int(it->second.size());
+      if (!closed && opts.max_idle_conns_per_host > 0 && forHost < opts.max_idle_conns_per_host &&
+          opts.max_idle_conns > 0) {
+        // At the overall limit, the connection idle longest makes room
+        // (Go's LRU): the newest is the likeliest to be used again.
+        if (nidle >= opts.max_idle_conns) evicted = evictOldestLocked();
+        idle[pc->key].push_back(std::move(pc));
         nidle++;
         if (!janitorRunning) {
           janitorRunning = startJanitor = true;
@@ -403,6 +419,21 @@ struct clientState : std::enable_shared_from_this<clientState> {
       });
     }
     // pc, if still here, closes as it goes out of scope.
+  }
+
+  // evictOldestLocked takes the connection idle longest out of the pool
+  // (lock held). Each host's stack has its oldest first.
+  std::unique_ptr<persistConn> evictOldestLocked() {
+    auto oldest = idle.end();
+    for (auto it = idle.begin(); it != idle.end(); ++it)
+      if (oldest == idle.end() || it->second.front()->idleAt < oldest->second.front()->idleAt) oldest = it;
+    if (oldest == idle.end()) return nullptr;
+    auto& v = oldest->second;
+    auto pc = std::move(v.front());
+    v.erase(v.begin());
+    if (v.empty()) idle.erase(oldest);
+    nidle--;
+    return pc;
   }
 
   // janitor closes connections idle past idle_conn_timeout; it ends when
@@ -429,13 +460,15 @@ struct clientState : std::enable_shared_from_this<clientState> {
       {
         runtime::lockGuard g(&s->lock);
         const Time t = now();
-        for (auto& [key, v] : s->idle) {
+        for (auto it = s->idle.begin(); it != s->idle.end();) {
+          auto& v = it->second;
           auto keep = std::remove_if(v.begin(), v.end(), [&](std::unique_ptr<persistConn>& c) {
             if (!s->expired(*c, t)) return false;
             stale.push_back(std::move(c));
             return true;
           });
           v.erase(keep, v.end());
+          it = v.empty() ? s->idle.erase(it) : std::next(it);  // a host not talked to no longer costs a walk
         }
         s->nidle -= int(stale.size());
         empty = s->nidle == 0;
@@ -635,7 +668,12 @@ namespace {
 // writeRequest writes the head and streams the body (framed by its length
 // or chunked). The head and the first piece of a body go out in one write.
 std::error_code writeRequest(transport& t, const ClientRequest& req, Reader* body, const ClientOptions& o,
-                             bool closeConn, bool& bodyFault) {
+                             bool closeConn, bool& bodyFault, bool& wroteAny) {
+  auto send = [&](std::string_view b) {
+    auto r = t.write(b);
+    if (r.n > 0) wroteAny = true;
+    return r.err;
+  };
   std::string out;
   out.reserve(512);
   out += req.Method;
@@ -669,9 +707,11 @@ std::error_code writeRequest(transport& t, const ClientRequest& req, Reader* bod
   } else if (req.Method == "POST" || req.Method == "PUT" || req.Method == "PATCH") {
     out += "Content-Length: 0\r\n";  // as Go: some servers want a length on these
   }
-  if (closeConn) out += "Connection: close\r\n";
+  // The caller's Connection header goes as it is (it may name other
+  // hop-by-hop headers, for a proxy); "close" is added unless it says so.
+  if (closeConn && !hasToken(req.Header.Get("Connection"), "close")) out += "Connection: close\r\n";
   out += "\r\n";
-  if (!hasBody) return t.write(out).err;
+  if (!hasBody) return send(out);
 
   // A small body is read in one call (plus the one that says EOF).
   std::string buf(req.ContentLength > 0 ? size_t(std::min<int64_t>(kWriteChunk, req.ContentLength + 1)) : kWriteChunk,
@@ -695,14 +735,14 @@ std::error_code writeRequest(transport& t, const ClientRequest& req, Reader* bod
     if (e == net::ErrEOF) break;
     bodyFault = false;
     if (out.size() >= kWriteChunk) {
-      if (auto we = t.write(out).err) return we;
+      if (auto we = send(out)) return we;
       out.clear();
     }
   }
   if (!chunked && sent != req.ContentLength) return Errc::requestBodyLength;
   bodyFault = false;
   if (chunked) out += "0\r\n\r\n";
-  return t.write(out).err;
+  return send(out);
 }
 
 // readHead reads up to the final response's head, skipping 1xx interim
@@ -711,6 +751,7 @@ std::error_code writeRequest(transport& t, const ClientRequest& req, Reader* bod
 std::error_code readHead(persistConn& pc, bool headRequest, bool& gotAny) {
   if (headRequest) pc.rd.expectNoBody();
   bool hungry = pc.in.empty();
+  int interim = 0;
   for (;;) {
     if (hungry) {
       auto [v, e] = pc.t->recv();
@@ -729,7 +770,10 @@ std::error_code readHead(persistConn& pc, bool headRequest, bool& gotAny) {
       case readEvent::needMore: hungry = true; break;
       case readEvent::head: {
         const int code = pc.rd.head().status;
-        if (code >= 100 && code < 200 && code != 101) break;  // interim: its done follows
+        if (code >= 100 && code < 200 && code != 101) {  // interim: its done follows
+          if (++interim > kMaxInterim) return Errc::tooManyInterim;
+          break;
+        }
         return {};
       }
       case readEvent::done: break;  // the end of an interim response
@@ -746,8 +790,14 @@ bool bodyAllowed(int status) { return !(status >= 100 && status < 200) && status
 net::Result<Response> clientState::roundTrip(ClientRequest& req, const exchange& x) {
   const std::string key = req.URL.Scheme + "://" + hostPort(req.URL);
   const bool hasBody = static_cast<bool>(req.Body);
-  const bool replayable = !hasBody || static_cast<bool>(req.GetBody);
-  const bool closeConn = req.Close || opts.disable_keep_alives;
+  // Go's isReplayable: a request whose server may have seen it is sent
+  // again only if doing it twice is harmless (an idempotent method, or an
+  // Idempotency-Key the server dedups by) and its body can be made again.
+  const bool idempotent = req.Method == "GET" || req.Method == "HEAD" || req.Method == "OPTIONS" ||
+                          req.Method == "TRACE" || req.Header.Has("Idempotency-Key") ||
+                          req.Header.Has("X-Idempotency-Key");
+  const bool replayable = (!hasBody || static_cast<bool>(req.GetBody)) && idempotent;
+  const bool closeConn = req.Close || opts.disable_keep_alives || hasToken(req.Header.Get("Connection"), "close");
   const bool isHead = req.Method == "HEAD";
   for (int attempt = 0;; attempt++) {
     Reader body;
@@ -777,13 +827,8 @@ net::Result<Response> clientState::roundTrip(ClientRequest& req, const exchange&
       }
       pc->handshake = false;
     }
-    Time headDeadline = x.deadline;
-    if (opts.response_header_timeout > std::chrono::nanoseconds::zero())
-      headDeadline = earliest(headDeadline, now() + opts.response_header_timeout);
-    (void)pc->t->setReadDeadline(headDeadline);
-
-    bool bodyFault = false;
-    auto werr = writeRequest(*pc->t, req, hasBody ? &body : nullptr, opts, closeConn, bodyFault);
+    bool bodyFault = false, wroteAny = false;
+    auto werr = writeRequest(*pc->t, req, hasBody ? &body : nullptr, opts, closeConn, bodyFault, wroteAny);
     bool gotAny = false;
     if (werr && (bodyFault || werr == net::ErrDeadlineExceeded || werr == net::ErrClosed)) {
       // The body's Reader failed or lied about its length (the request is
@@ -791,11 +836,21 @@ net::Result<Response> clientState::roundTrip(ClientRequest& req, const exchange&
       drop();
       return {{}, x.explain(werr, false)};
     }
+    // The response header timeout counts from the request's last byte.
+    Time headDeadline = x.deadline;
+    if (opts.response_header_timeout > std::chrono::nanoseconds::zero())
+      headDeadline = earliest(headDeadline, now() + opts.response_header_timeout);
+    (void)pc->t->setReadDeadline(headDeadline);
     // After a failed write the server may still have answered (a 413
     // before reading the whole body) and closed: read what it said.
     if (auto rerr = readHead(*pc, isHead, gotAny)) {
       drop();
-      if (reused && attempt == 0 && replayable && !gotAny && isStale(werr ? werr : rerr)) continue;
+      // A pooled connection the server closed as the request went out (it
+      // looked alive in get): the request goes again, on the next pooled
+      // connection or a new one, if the server cannot have acted on it.
+      // Each retry uses up a pooled connection, so this ends at a dial.
+      if (reused && !gotAny && isStale(werr ? werr : rerr) && (replayable || (!wroteAny && (!hasBody || req.GetBody))))
+        continue;
       return {{}, x.explain(werr && !gotAny ? werr : rerr, !werr)};
     }
 

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "internal.h"
+
 namespace ringo::http {
 
 namespace {
@@ -55,3 +57,20 @@ bool Header::Has(std::string_view name) const noexcept {
 }
 
 }  // namespace ringo::http
+
+namespace ringo::http::detail {
+
+bool hasToken(std::string_view v, std::string_view token) noexcept {
+  while (!v.empty()) {
+    const size_t comma = v.find(',');
+    std::string_view t = v.substr(0, comma);
+    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
+    if (EqualFold(t, token)) return true;
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+}  // namespace ringo::http::detail

@@ -87,6 +87,10 @@ inline constexpr auto kTokenBytes = [] {
 }();
 inline bool isTokenByte(unsigned char c) noexcept { return kTokenBytes[c]; }
 
+// hasToken: the comma-separated list v holds token, in any case ("close"
+// in "Keep-Alive, Close"), as Go's hasToken for Connection.
+bool hasToken(std::string_view v, std::string_view token) noexcept;
+
 // ---- counters (stats.cc) ---------------------------------------------------
 // Sharded by thread: each thread adds to its own shard (one writer, no
 // locked instruction), readers sum the shards. A goroutine may start a

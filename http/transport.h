@@ -29,6 +29,11 @@
 
 namespace ringo::http::detail {
 
+// peerSpoke: fd has something to read (bytes, or the peer's FIN or reset)
+// right now, or is gone. A MSG_PEEK with MSG_DONTWAIT: it neither waits
+// nor takes anything.
+bool peerSpoke(int fd) noexcept;
+
 class transport {
  public:
   virtual ~transport() = default;
@@ -58,6 +63,10 @@ class transport {
   // return net::ErrClosed.
   virtual void close() noexcept = 0;
   virtual std::string remoteAddr() const = 0;
+  // spoiled (the client's pool, before reusing an idle connection): the
+  // peer closed it or reset it, or sent bytes nobody asked for (a 408
+  // before closing). One non-blocking look at the socket.
+  virtual bool spoiled() const noexcept { return false; }
   // hijack hands the connection out (into h.conn or h.tls); the transport
   // forgets it.
   virtual std::error_code hijack(Hijacked& /*h*/) { return std::make_error_code(std::errc::operation_not_supported); }
@@ -83,6 +92,7 @@ class plainTransport final : public transport {
   std::error_code closeWrite() override { return c_.CloseWrite(); }
   void close() noexcept override { (void)c_.Close(); }
   std::string remoteAddr() const override { return c_.RemoteAddr().String(); }
+  bool spoiled() const noexcept override { return peerSpoke(c_.Fd()); }
   std::error_code hijack(Hijacked& h) override {
     h.conn = std::move(c_);
     return {};
@@ -143,6 +153,9 @@ class tlsTransport final : public transport {
   std::error_code closeWrite() override { return c_.CloseWrite(); }
   void close() noexcept override { (void)c_.Close(); }
   std::string remoteAddr() const override { return c_.RemoteAddr().String(); }
+  // A record that came while idle (close_notify, an alert, anything) spoils
+  // it as well as a FIN does.
+  bool spoiled() const noexcept override { return peerSpoke(const_cast<tls::Conn&>(c_).NetConn().Fd()); }
   std::error_code hijack(Hijacked& h) override {
     tls::detail::keepBuffers(c_, false);  // the new owner gets the default back
     h.tls = std::move(c_);

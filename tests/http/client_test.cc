@@ -600,28 +600,201 @@ TEST(Client, SkipsInterimResponsesAndHonoursNoBodyStatuses) {
   });
 }
 
-TEST(Client, RetriesOnceWhenAPooledConnectionWasClosedByTheServer) {
+TEST(Client, DoesNotUseAnIdleConnectionTheServerClosedOrWroteTo) {
   RunClient([] {
-    // Answers one request per connection while saying keep-alive, then
-    // closes: the client's second request finds a dead pooled connection.
+    // Each connection answers one request while saying keep-alive; then
+    // the server either closes it, or writes a 408 and closes it (as
+    // servers do when they time an idle connection out), and says so on
+    // `gone` once the bytes are on their way.
+    ringo::Chan<std::monostate> gone(8);
+    std::atomic<int> n{0};
+    rawServer srv([&](net::Conn& c, const auto&) {
+      if (!readHead(c)) return;
+      (void)c.Write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      if (n++ % 2 == 1) (void)c.Write("HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n");
+      (void)c.Close();
+      gone.Send({});
+    });
+    http::Client c;
+    for (int i = 0; i < 4; i++) {
+      // A POST with a streamed body: it could not be sent again, so it
+      // must never go out on a connection that is already dead.
+      auto [req, rerr] = http::NewRequest("POST", srv.url(), http::StringReader("x"), 1);
+      ASSERT_FALSE(rerr);
+      auto [resp, err] = c.Do(std::move(req));
+      ASSERT_FALSE(err) << i << ": " << err.message();
+      EXPECT_EQ(resp.StatusCode, 200) << i;  // never the 408 meant for nobody
+      EXPECT_EQ(ReadAll(resp), "ok");
+      auto [v, ok] = gone.Recv();
+      ASSERT_TRUE(ok);
+    }
+    EXPECT_EQ(srv.accepts.load(), 4);
+    EXPECT_EQ(c.Dials(), 4);
+  });
+}
+
+TEST(Client, RetriesOnEveryPooledConnectionTheServerClosesAsTheRequestArrives) {
+  RunClient([] {
+    // Each connection answers its first request; at the second it reads
+    // the head and closes without a word (its idle timeout raced the
+    // request). The client cannot see that coming: the connection was
+    // alive when it was taken from the pool.
     rawServer srv([](net::Conn& c, const auto&) {
       if (!readHead(c)) return;
       (void)c.Write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      (void)readHead(c);
     });
     http::Client c;
-    for (int i = 0; i < 3; i++) {
-      auto [resp, err] = c.Get(srv.url());
-      ASSERT_FALSE(err) << i << ": " << err.message();
-      EXPECT_EQ(ReadAll(resp), "ok");
+    // Three connections in the pool: three requests at once.
+    {
+      ringo::WaitGroup wg;
+      ringo::Chan<std::monostate> hold;
+      std::atomic<int> arrived{0};
+      for (int i = 0; i < 3; i++) {
+        wg.Add(1);
+        ringo::Go([&] {
+          RINGO_DEFER(wg.Done());
+          auto [resp, err] = c.Get(srv.url());
+          EXPECT_FALSE(err) << err.message();
+          // Keep the body (and its connection) until all three have one.
+          if (++arrived == 3) hold.Close();
+          ringo::Select(ringo::Recv(hold), ringo::Recv(ringo::After(10s)));
+          EXPECT_EQ(ReadAll(resp), "ok");
+        });
+      }
+      wg.Wait();
     }
-    EXPECT_EQ(srv.accepts.load(), 3);
-    // A body that cannot be replayed is not retried: the error shows.
-    auto [req, rerr] = http::NewRequest("POST", srv.url(), http::StringReader("x"), 1);
+    ASSERT_EQ(c.IdleConns(), 3);
+    ASSERT_EQ(srv.accepts.load(), 3);
+    // A GET meets the three dead connections one after another, then
+    // dials.
+    auto [resp, err] = c.Get(srv.url());
+    ASSERT_FALSE(err) << err.message();
+    EXPECT_EQ(ReadAll(resp), "ok");
+    EXPECT_EQ(srv.accepts.load(), 4);
+    // A POST the server may have acted on is not sent twice, even with a
+    // body that could be (Go's isReplayable)...
+    auto [p, perr] = c.Post(srv.url(), "text/plain", "pay 10");
+    EXPECT_EQ(perr, http::Errc::connClosedEarly) << perr.message();
+    EXPECT_EQ(srv.accepts.load(), 4);
+    // ...unless an Idempotency-Key lets the server tell the copies apart.
+    auto [g, gerr] = c.Get(srv.url());  // a new connection, pooled
+    ASSERT_FALSE(gerr) << gerr.message();
+    EXPECT_EQ(ReadAll(g), "ok");
+    auto [req, rerr] = http::NewRequest("POST", srv.url(), "pay 10");
     ASSERT_FALSE(rerr);
-    auto [resp, err] = c.Do(std::move(req));
-    EXPECT_TRUE(err == http::Errc::connClosedEarly || err == std::errc::connection_reset ||
-                err == std::errc::broken_pipe)
-        << err.message();
+    req.Header.Set("Idempotency-Key", "a1");
+    auto [k, kerr] = c.Do(std::move(req));
+    ASSERT_FALSE(kerr) << kerr.message();
+    EXPECT_EQ(ReadAll(k), "ok");
+    EXPECT_EQ(srv.accepts.load(), 6);
+  });
+}
+
+TEST(Client, TheResponseHeaderTimeoutStartsWhenTheRequestHasBeenWritten) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+      http::ClientOptions o;
+      o.response_header_timeout = 300ms;
+      http::Client c(o);
+      // An upload that takes longer than the timeout (4 pieces, 150 ms
+      // apart); the server answers as soon as it has the body.
+      int pieces = 0;
+      auto [req, rerr] = http::NewRequest(
+          "POST", "http://" + addr + "/echo",
+          [&](std::span<char> b) -> net::IOResult {
+            if (pieces == 4) return {0, net::ErrEOF};
+            if (pieces++ > 0) ringo::Sleep(150ms);
+            b[0] = 'u';
+            return {1, {}};
+          },
+          4);
+      ASSERT_FALSE(rerr);
+      auto [resp, err] = c.Do(std::move(req));
+      ASSERT_FALSE(err) << err.message();
+      EXPECT_EQ(ReadAll(resp), "uuuu");
+  });
+}
+
+TEST(Client, AConnectionCloseHeaderIsHonouredAndSentOnce) {
+  RunClient([] {
+    // A server that says keep-alive whatever it is asked.
+    ringo::Chan<std::string> heads(4);
+    rawServer srv([&](net::Conn& c, const auto&) {
+      std::string head;
+      while (readHead(c, &head)) {
+        heads.Send(head);
+        (void)c.Write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      }
+    });
+    http::Client c;
+    for (bool alsoClose : {false, true}) {
+      auto [req, rerr] = http::NewRequest("GET", srv.url());
+      ASSERT_FALSE(rerr);
+      req.Header.Set("Connection", "Close");
+      req.Close = alsoClose;
+      auto [resp, err] = c.Do(std::move(req));
+      ASSERT_FALSE(err) << err.message();
+      EXPECT_EQ(ReadAll(resp), "ok");
+      EXPECT_TRUE(resp.Close);
+      EXPECT_EQ(c.IdleConns(), 0);  // not pooled: the client asked for the close
+      auto [head, ok] = heads.Recv();
+      ASSERT_TRUE(ok);
+      size_t n = 0;
+      for (size_t at = head.find("\r\nConnection:"); at != std::string::npos; at = head.find("\r\nConnection:", at + 1)) n++;
+      EXPECT_EQ(n, 1u) << head;
+    }
+  });
+}
+
+TEST(Client, GivesUpAfterFiveInterimResponses) {
+  RunClient([] {
+    rawServer srv([](net::Conn& c, const auto&) {
+      if (!readHead(c)) return;
+      std::string out;
+      for (int i = 0; i < 6; i++) out += "HTTP/1.1 103 Early Hints\r\n\r\n";
+      (void)c.Write(out + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    });
+    http::Client c;
+    auto [resp, err] = c.Get(srv.url());
+    EXPECT_EQ(err, http::Errc::tooManyInterim) << err.message();
+    EXPECT_EQ(err.message(), "http: too many 1xx informational responses");
+  });
+}
+
+TEST(Client, AtTheIdleLimitTheConnectionIdleLongestMakesRoom) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& a, http::Server&) {
+    // A second server, for a second host:port.
+    auto [ln, lerr] = net::Listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(lerr) << lerr.message();
+    const std::string b = ln.Address().String();
+    http::Server other(Opts(h));
+    ringo::Chan<std::error_code> served(1);
+    ringo::Go([&, ln]() mutable { served.Send(other.Serve(std::move(ln))); });
+    RINGO_DEFER({
+      (void)other.Close();
+      (void)served.Recv();
+    });
+
+    http::ClientOptions o;
+    o.max_idle_conns = 1;
+    http::Client c(o);
+    for (const std::string* addr : {&a, &b}) {
+      auto [resp, err] = c.Get("http://" + *addr + "/hello");
+      ASSERT_FALSE(err) << err.message();
+      EXPECT_EQ(ReadAll(resp), "Hello, World!");
+    }
+    EXPECT_EQ(c.IdleConns(), 1);
+    EXPECT_EQ(c.Dials(), 2);
+    auto [rb, eb] = c.Get("http://" + b + "/hello");  // the newest stayed
+    ASSERT_FALSE(eb) << eb.message();
+    EXPECT_EQ(ReadAll(rb), "Hello, World!");
+    EXPECT_EQ(c.Dials(), 2);
+    auto [ra, ea] = c.Get("http://" + a + "/hello");  // the oldest went
+    ASSERT_FALSE(ea) << ea.message();
+    EXPECT_EQ(ReadAll(ra), "Hello, World!");
+    EXPECT_EQ(c.Dials(), 3);
   });
 }
 

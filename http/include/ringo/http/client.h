@@ -63,14 +63,14 @@ class ClientRequest {
   std::string Method = "GET";
   http::URL URL;                  // absolute: Scheme "http" or "https", Host "host[:port]"
   http::Header Header;            // sent as given, except Host, Content-Length,
-                                  // Transfer-Encoding, Connection and Trailer, which
-                                  // the client writes itself
+                                  // Transfer-Encoding and Trailer, which the client
+                                  // writes itself; "Connection: close" here is Close
   Reader Body;                    // null: no body
   std::function<Reader()> GetBody;  // a fresh Body, for redirects (307, 308) and
                                   // retries; NewRequest sets it for string bodies
   int64_t ContentLength = 0;      // with a Body: its length, or -1 (or 0, as in Go)
                                   // for unknown, sent chunked
-  bool Close = false;             // send "Connection: close"; the connection is not reused
+  bool Close = false;             // send "Connection: close" (once); the connection is not reused
   std::string Host;               // the Host header ("": URL.Host)
 
   // Context is the request's context (Background unless set): cancelling

@@ -37,6 +37,7 @@ enum class Errc {
   useLastResponse,        // CheckRedirect's way to stop and keep the redirect response
   bodyClosed,             // a read on a response body after Close
   switchingProtocols,     // a 101 answer: protocol upgrades are not supported
+  tooManyInterim,         // more than 5 interim (1xx) responses before the final one
 };
 
 namespace detail {
@@ -71,6 +72,7 @@ class errorCategory final : public std::error_category {
       case Errc::useLastResponse: return "http: use last response";
       case Errc::bodyClosed: return "http: read on closed response body";
       case Errc::switchingProtocols: return "http: protocol switch (101) not supported by the client";
+      case Errc::tooManyInterim: return "http: too many 1xx informational responses";
     }
     return "unknown ringo.http error";
   }
