@@ -97,8 +97,12 @@ messageReader::step messageReader::feed(const char* data, size_t n) {
   }
   // Until a head is complete, the raw bytes get ringo's checks: llhttp
   // pauses at the end of the head, so what it consumed here is head bytes
-  // only; later feeds (the body) are not scanned.
-  const bool scanning = !headDone_;
+  // only; later feeds (the body) are not scanned. A chunked body's trailer
+  // section is a head too (llhttp 8.1 ends it at a bare LF): the feed that
+  // reaches the last chunk is scanned whole, since llhttp pauses after
+  // each piece of data and what precedes that chunk's size line here is
+  // the CRLF that ends the data before it.
+  const bool wasHead = !headDone_;
   llhttp_errno_t err = llhttp_execute(&parser_, data, n);
   size_t consumed = n;
   if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE || err != HPE_OK) {
@@ -107,13 +111,16 @@ messageReader::step messageReader::feed(const char* data, size_t n) {
   }
   // The scan covers the bytes before wherever llhttp or a callback stopped,
   // so a bad byte wins over a later error, however the input was cut.
-  if (scanning) {
+  if (wasHead || trailer_) {
     if (const char* why = scanRaw(data, consumed)) {
       errStatus_ = 400;
       errReason_ = why;
       return {readEvent::error, 0, {}};
     }
+  } else if (consumed > 0) {
+    prev_ = data[consumed - 1];
   }
+  if (doneReady_) trailer_ = false;
   if (err == HPE_PAUSED) {
     llhttp_resume(&parser_);
   } else if (err == HPE_PAUSED_UPGRADE) {
@@ -272,7 +279,9 @@ int messageReader::onMessageComplete(llhttp_t* p) {
 }
 
 int messageReader::onChunkHeader(llhttp_t* p) {
-  self(p)->chunkExt_ = 0;
+  messageReader* r = self(p);
+  r->chunkExt_ = 0;
+  if (p->content_length == 0) r->trailer_ = true;  // the last chunk
   return 0;
 }
 

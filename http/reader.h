@@ -146,6 +146,7 @@ class messageReader {
   size_t headBytes_ = 0;
   size_t chunkExt_ = 0;
   char prev_ = '\n';         // the byte before the current input (bare-LF check)
+  bool trailer_ = false;     // past the last chunk: the trailer section is scanned as a head is
   bool headDone_ = false;    // the current message's head has been read
   bool upgraded_ = false;    // an Upgrade request ended the HTTP stream
   bool headReady_ = false;   // set by onHeadersComplete, taken by feed

@@ -613,6 +613,15 @@ void conn::serveRequest() {
     }
   }
   stopBackgroundRead();
+  // Go cancels a request's Context when its handler returns. Before the
+  // leftover body is read away: a Context still set there would start
+  // another background read (readBody, at the body's end) that nobody
+  // stops, racing the next request's reads for its bytes.
+  if (cancel) {
+    cancel();
+    cancel = nullptr;
+  }
+  ctx.reset();
   if (hijacked) return;
   finishResponse();
   if (srv->opts.access_log) accessLog();
@@ -621,11 +630,6 @@ void conn::serveRequest() {
     if (expectContinue && !sent100) closeAfter = true;  // the client is still waiting to send it
     else if (!discardBody(kMaxDrain)) closeAfter = true;
   }
-  if (cancel) {
-    cancel();  // Go cancels a request's Context when its handler returns
-    cancel = nullptr;
-  }
-  ctx.reset();
 }
 
 void conn::handlerFailed(const char* what) {
@@ -635,7 +639,12 @@ void conn::handlerFailed(const char* what) {
   srv->logLimited(Level::Error, "handler threw",
                   {{"goroutine", id}, {"what", what}, {"method", req.Method}, {"uri", req.RequestURI}});
   closeAfter = true;
-  if (committed) return;  // part of it went out: only closing tells the client
+  if (committed) {
+    // Part of it went out: only closing tells the client, and it must not
+    // look complete (no last chunk: finishResponse would write one).
+    chunking = false;
+    return;
+  }
   resHeader.Clear();
   if (haveBody) body.clear();
   written = 0;
@@ -721,6 +730,9 @@ net::IOResult conn::readBody(std::span<char> buf) {
         return {0, bodyErr};
       case readEvent::needMore: {
         const auto d = srv->opts.read_timeout;
+        // No read_timeout: no deadline at all, not the one the last wait
+        // left (the idle wait's stack trim, a stopped background read).
+        if (d.count() == 0) (void)t->setReadDeadline(Time{});
         if (!fill(d.count() > 0 ? now() + d : Time{})) {
           closeAfter = true;
           return {0, bodyErr == net::ErrEOF ? std::make_error_code(std::errc::connection_aborted) : bodyErr};
@@ -769,6 +781,20 @@ bool conn::flushOut(Time at, bool last, bool peerDone) {
   return true;
 }
 
+// appendFieldValue writes a header value set by a handler. No response
+// splitting: CR, LF and NUL become spaces (Go does the same).
+template <class Out>
+void appendFieldValue(Out& o, std::string_view v) {
+  // (A loop, not find_first_of: libstdc++'s calls memchr per byte.)
+  bool clean = true;
+  for (char c : v) clean &= c != '\r' && c != '\n' && c != '\0';
+  if (clean) {
+    o.append(v);
+    return;
+  }
+  for (char c : v) o += (c == '\r' || c == '\n' || c == '\0') ? ' ' : c;
+}
+
 void conn::WriteHeader(int code) {
   if (hijacked) {
     srv->logLimited(Level::Warn, "WriteHeader on a hijacked connection", {{"remote", remote}});
@@ -784,8 +810,12 @@ void conn::WriteHeader(int code) {
     if (code == 100) sent100 = true;
     auto& o = outbuf();
     appendStatusLine(o, false, code);
-    for (const auto& f : resHeader)
-      if (validFieldName(f.name)) o.append(f.name).append(": "sv).append(f.value).append("\r\n"sv);
+    for (const auto& f : resHeader) {
+      if (!validFieldName(f.name)) continue;
+      o.append(f.name).append(": "sv);
+      appendFieldValue(o, f.value);
+      o += "\r\n"sv;
+    }
     o += "\r\n"sv;
     (void)flushOut();
     return;
@@ -856,6 +886,9 @@ void conn::commit(bool final) {
   const bool http10 = !req.ProtoAtLeast(1, 1);
   const bool hasBody = bodyAllowed(status);
   const size_t buffered = haveBody ? body.size() : 0;
+  // 101 Switching Protocols, before a Hijack: the handler's Connection
+  // ("Upgrade") is what the client checks, and nothing after it is HTTP.
+  const bool switching = status == 101;
 
   if (srv->shutting.load(std::memory_order_relaxed) || req.Close) closeAfter = true;
   if (!bodyDone && !(expectContinue && !sent100) && req.ContentLength > kMaxDrain + req.Body.BytesRead())
@@ -892,7 +925,7 @@ void conn::commit(bool final) {
         if (EqualFold(n, "Transfer-Encoding")) continue;
         break;
       case 10:
-        if (!EqualFold(n, "Connection")) break;
+        if (!EqualFold(n, "Connection") || switching) break;
         if (!haveConnection && EqualFold(f.value, "close")) closeAfter = true;
         haveConnection = true;
         continue;
@@ -904,15 +937,7 @@ void conn::commit(bool final) {
         break;
     }
     o.append(n).append(": "sv);
-    // (A loop, not find_first_of: libstdc++'s calls memchr per byte.)
-    bool clean = true;
-    for (char c : f.value) clean &= c != '\r' && c != '\n' && c != '\0';
-    if (clean) {
-      o.append(f.value);
-    } else {
-      // No response splitting: CR, LF and NUL become spaces (Go does the same).
-      for (char c : f.value) o += (c == '\r' || c == '\n' || c == '\0') ? ' ' : c;
-    }
+    appendFieldValue(o, f.value);
     o += "\r\n"sv;
   }
   if (!haveDate) {
@@ -928,8 +953,12 @@ void conn::commit(bool final) {
   } else if (chunking) {
     o += "Transfer-Encoding: chunked\r\n"sv;
   }
-  if (closeAfter) o += "Connection: close\r\n"sv;
-  else if (http10) o += "Connection: keep-alive\r\n"sv;
+  if (switching) {
+  } else if (closeAfter) {
+    o += "Connection: close\r\n"sv;
+  } else if (http10) {
+    o += "Connection: keep-alive\r\n"sv;
+  }
   o += "\r\n"sv;
 
   if (buffered > 0) {
@@ -970,6 +999,9 @@ std::error_code conn::Flush() {
 net::Result<Hijacked> conn::Hijack() {
   if (hijacked) return {{}, ErrHijacked};
   stopBackgroundRead();
+  // What the handler wrote goes out first, as in Go: the 101 of an upgrade
+  // (WriteHeader(101), then Hijack), or a whole response.
+  if (wroteHeader && !committed) commit(true);
   if (!flushOut()) return {{}, make_error_code(Errc::abortHandler)};
   // The new owner starts with no deadline: the server's (a body read's,
   // the last flush's write timeout, the long-past one that stopped the

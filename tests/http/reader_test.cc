@@ -139,6 +139,11 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"InvalidChunkSize", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n", 400},
         Bad{"BareLFAfterChunkData", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\n0\r\n\r\n", 400},
         Bad{"BareLFAfterChunkSize", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\nab\r\n0\r\n\r\n", 400},
+        // The trailer section is a head: llhttp 8.1 ends it at a bare LF.
+        Bad{"BareLFEndingTheTrailer", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\n", 400},
+        Bad{"BareLFInATrailerField", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: y\n\r\n", 400},
+        Bad{"NulInATrailerField",
+            std::string("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: \0\r\n\r\n", 58), 400},
         Bad{"LongChunkExtension",
             "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;" + std::string(1000, 'e') + "\r\na\r\n0\r\n\r\n", 400},
         Bad{"MalformedRequestLine", "GET/HTTP/1.1\r\n\r\n", 400},
@@ -175,6 +180,20 @@ TEST(Reader, TheFirstBadByteOfAHeadIsTheOneReported) {
   // A CR that ends one feed still pairs with the LF that starts the next.
   auto split = Feed("GET / HTTP/1.1\r\nHost: h\r\n\r\n", 1);
   EXPECT_EQ(split.error, 0) << split.reason;
+}
+
+TEST(Reader, AGoodTrailerAndTheRequestAfterItAreRead) {
+  for (size_t step : {size_t(1) << 20, size_t(1)}) {
+    auto p = Feed(
+        "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\na\nb\r\n0\r\nX-Sum: 1\r\n\r\n"
+        "GET /b HTTP/1.1\r\n\r\n",
+        step);
+    EXPECT_EQ(p.error, 0) << p.reason << " (step " << step << ")";
+    ASSERT_EQ(p.targets.size(), 2u) << step;
+    EXPECT_EQ(p.targets[1], "GET /b");
+    ASSERT_EQ(p.bodies.size(), 2u);
+    EXPECT_EQ(p.bodies[0], "a\nb");  // a bare LF in chunk data is data
+  }
 }
 
 TEST(Reader, BodyBytesAreNotScannedAsHead) {

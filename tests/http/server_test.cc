@@ -409,6 +409,78 @@ TEST(Server, InvalidChunkSizeFailsTheBodyReadAndCloses) {
   });
 }
 
+// A trailer section that ends in a bare LF (llhttp 8.1 takes it) fails the
+// body, and the request after it is never served.
+TEST(Server, ABareLFEndingTheTrailerFailsTheBodyAndNothingAfterIsServed) {
+  routes h;
+  std::atomic<int> smuggled{0};
+  h.extra = [&](http::ResponseWriter& w, http::Request&) {
+    smuggled++;
+    w.WriteHeader(200);
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\n" +
+                       Get("/smuggled")));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.header.Get("Connection"), "close");
+    EXPECT_TRUE(c.Closed());
+    EXPECT_EQ(c.leftover(), "");
+    EXPECT_EQ(smuggled.load(), 0);
+  });
+}
+
+// A handler that asked for its Context and left the body unread: the body
+// is read away after it, and the next request on the connection is served
+// (a background read started there once took its bytes, and it hung).
+TEST(Server, TheRequestAfterAnUnreadBodyIsServedWhenTheHandlerTookItsContext) {
+  routes h;
+  h.extra = [&](http::ResponseWriter& w, http::Request& r) {
+    (void)r.Context();
+    http::Error(w, "no", 401);
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/hello")));
+    ASSERT_TRUE(c.Read().ok);
+    const int before = ringo::NumGoroutine();  // this one, Serve's, the connection's
+    for (int i = 0; i < 3; i++) {
+      ASSERT_TRUE(c.Send("POST /ctx HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"));
+      auto r = c.Read();
+      ASSERT_TRUE(r.ok);
+      EXPECT_EQ(r.status, 401);
+      ASSERT_TRUE(c.Send(Get("/hello")));
+      r = c.Read();
+      ASSERT_TRUE(r.ok) << i;
+      EXPECT_EQ(r.body, "Hello, World!");
+      // No read is left running beside the connection's own: it would race
+      // the next request for its bytes (over TLS, inside one SSL object).
+      EXPECT_EQ(ringo::NumGoroutine(), before) << i;
+    }
+  });
+}
+
+// With no read_timeout a body waits as long as it takes: not the deadline
+// the idle wait had set (its stack trim, kTrimAfter = 1 s, after the
+// connection started waiting).
+TEST(Server, WithoutAReadTimeoutABodyMayTakeItsTime) {
+  routes h;
+  auto o = Opts(h);
+  o.read_timeout = 0s;
+  WithServer(o, [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhe"));
+    ringo::Sleep(1500ms);  // the slow client is the point
+    ASSERT_TRUE(c.Send("llo"));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "hello");
+  });
+}
+
 TEST(Server, MaxBytesReaderStopsAChunkedBody) {
   routes h;
   h.extra = [&](http::ResponseWriter& w, http::Request& r) {
@@ -452,6 +524,48 @@ TEST(Server, AThrowingHandlerGets500AndTheServerGoesOn) {
     rawClient d(addr);
     ASSERT_TRUE(d.Send(Get("/hello")));
     EXPECT_EQ(d.Read().body, "Hello, World!");
+  });
+}
+
+// A throw after part of a chunked body went out: the client must see the
+// body cut short (no last chunk), not a complete response.
+TEST(Server, AHandlerThatThrowsMidChunkedBodyLeavesItUnfinished) {
+  routes h;
+  h.extra = [&](http::ResponseWriter& w, http::Request&) {
+    (void)w.Write(std::string(8000, 'p'));  // past the buffer: committed, chunked
+    (void)w.Flush();
+    throw std::runtime_error("boom");
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/throw")));
+    auto r = c.Read();
+    EXPECT_FALSE(r.ok);  // the connection ended inside the chunked body
+    EXPECT_TRUE(c.Closed());
+  });
+}
+
+// Header values of an interim response cannot split it either.
+TEST(Server, InterimHeaderValuesCannotSplitTheResponse) {
+  routes h;
+  h.extra = [&](http::ResponseWriter& w, http::Request&) {
+    w.Header().Set("Link", "</a>\r\nX-Evil: 1");
+    w.WriteHeader(103);
+    w.Header().Del("Link");
+    (void)w.Write("ok");
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/hints")));
+    auto early = c.Read();
+    ASSERT_TRUE(early.ok);
+    EXPECT_EQ(early.status, 103);
+    EXPECT_EQ(early.header.Get("Link"), "</a>  X-Evil: 1");
+    EXPECT_FALSE(early.header.Has("X-Evil"));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "ok");
   });
 }
 
@@ -601,6 +715,34 @@ TEST(Server, HijackAfterTheContextHandsOverAReadableConnection) {
     ASSERT_TRUE(c.Send("ping"));
     EXPECT_TRUE(c.Closed());
     EXPECT_NE(c.leftover().find("|switched|got:ping"), std::string::npos) << c.leftover();
+  });
+}
+
+// The websocket way: WriteHeader(101) with the handler's Upgrade and
+// Connection headers, then Hijack. The 101 goes out first, as written
+// (Connection: Upgrade, not close), then the new protocol's bytes.
+TEST(Server, A101WrittenBeforeHijackGoesOutWithItsHeaders) {
+  routes h;
+  h.extra = [&](http::ResponseWriter& w, http::Request&) {
+    w.Header().Set("Upgrade", "test");
+    w.Header().Set("Connection", "Upgrade");
+    w.WriteHeader(101);
+    auto [hj, err] = w.Hijack();
+    ASSERT_FALSE(err) << err.message();
+    (void)hj.conn.Write("raw");
+    (void)hj.conn.Close();
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/up", "Connection: Upgrade\r\nUpgrade: test\r\n")));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 101);
+    EXPECT_EQ(r.header.Get("Connection"), "Upgrade");
+    EXPECT_EQ(r.header.Get("Upgrade"), "test");
+    EXPECT_EQ(r.header.Values("Connection").size(), 1u);
+    EXPECT_TRUE(c.Closed());
+    EXPECT_EQ(c.leftover(), "raw");
   });
 }
 
