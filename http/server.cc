@@ -299,6 +299,7 @@ struct conn final : bodySource, Request::contextSource, ResponseWriter {
   // The response.
   http::Header resHeader;
   std::string out;      // bytes for the socket (from the pool while busy)
+  size_t outDone = 0;   // out's bytes that end a finished response (pipelined answers not sent yet)
   std::string body;     // the body before it is framed (from the pool)
   bool haveOut = false, haveBody = false;
   int status = 0;
@@ -317,6 +318,13 @@ struct conn final : bodySource, Request::contextSource, ResponseWriter {
 
   ~conn() {
     if (bg) (void)t->setReadDeadline(kLongAgo);  // its goroutine holds what it needs
+    if (!hijacked && haveOut && outDone > 0) {
+      // Goexit (or an exception) ended a handler while earlier pipelined
+      // requests' answers still waited in out: they are finished, and go
+      // out; the aborted request's partial answer behind them does not.
+      out.resize(outDone);
+      (void)flushOut(Time{}, true);
+    }
     if (cancel) cancel();
     if (!hijacked) t->close();
     t->drop();
@@ -774,6 +782,7 @@ bool conn::flushOut(Time at, bool last, bool peerDone) {
   if (d.count() > 0) (void)t->setWriteDeadline(orNow(at) + d);
   auto r = last ? t->writeLast(out, peerDone) : t->write(out);
   out.clear();
+  outDone = 0;
   if (r.err) {
     closeAfter = true;
     return false;
@@ -985,6 +994,7 @@ void conn::finishResponse() {
     closeAfter = true;  // the client would wait for bytes that never come
     srv->logLimited(Level::Warn, "handler wrote less than its Content-Length", {{"uri", req.RequestURI}});
   }
+  if (haveOut) outDone = out.size();
   if (haveOut && out.size() >= srv->opts.max_output_bytes) (void)flushOut();
 }
 

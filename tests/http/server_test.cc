@@ -819,6 +819,28 @@ TEST(Server, AcceptWaitsPastMaxConns) {
 
 // ---- Goexit: an aborted request leaks nothing --------------------------------------
 
+// Requests pipelined ahead of one whose handler calls Goexit were answered:
+// their responses, still waiting to be coalesced into one write, go out
+// before the connection closes; nothing of the aborted one does.
+TEST(Server, GoexitKeepsTheAnswersToTheRequestsPipelinedBeforeIt) {
+  routes h;
+  h.extra = [&](http::ResponseWriter& w, http::Request&) {
+    (void)w.Write("half an answer");
+    ringo::Goexit();
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/hello") + Get("/hello") + Get("/abort") + Get("/hello")));
+    for (int i = 0; i < 2; i++) {
+      auto r = c.Read();
+      ASSERT_TRUE(r.ok) << i;
+      EXPECT_EQ(r.body, "Hello, World!");
+    }
+    EXPECT_TRUE(c.Closed());
+    EXPECT_EQ(c.leftover(), "");
+  });
+}
+
 TEST(Server, GoexitAbortsTheRequestAndLeaksNothing) {
   routes h;
   std::atomic<int64_t> held{0};
