@@ -17,6 +17,7 @@ net::IOResult Body::Read(std::span<char> buf) {
       auto r = src_->readBody({&probe, 1});
       if (r.n == 0) return r;
       read_ += int64_t(r.n);
+      src_->bodyTooLarge();
       return {0, ErrBodyTooLarge};
     }
     if (int64_t(buf.size()) > limit_ - read_) buf = buf.first(size_t(limit_ - read_));
@@ -95,9 +96,12 @@ std::error_code Request::ParseForm() {
       const int64_t old = Body.Limit();
       if (old < 0 || old - Body.BytesRead() > kMaxForm) Body.SetLimit(Body.BytesRead() + kMaxForm);
       auto [data, err] = Body.ReadAll();
-      if (err) first = err;
-      if (auto e = ParseQuery(data, PostForm); e && !first) first = e;
-      for (const auto& [k, v] : PostForm) Form.Add(k, v);
+      if (err) {
+        first = err;  // a body cut short or too long: none of it is parsed ("amount=10" of "amount=1000")
+      } else {
+        if (auto e = ParseQuery(data, PostForm); e) first = e;
+        for (const auto& [k, v] : PostForm) Form.Add(k, v);
+      }
     }
   }
   // The query's values come after the body's, as in Go.

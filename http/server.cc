@@ -352,6 +352,7 @@ struct conn final : bodySource, Request::contextSource, ResponseWriter {
   // input
   bool fill(Time deadline, bool idleWait = false, Time at = Time{});
   net::IOResult readBody(std::span<char> buf) override;
+  void bodyTooLarge() noexcept override { closeAfter = true; }  // Go's requestTooLarge
   bool discardBody(int64_t limit);
   void send100();
 
@@ -365,7 +366,9 @@ struct conn final : bodySource, Request::contextSource, ResponseWriter {
   }
   bool flushOut(Time at = Time{}, bool last = false, bool peerDone = false);
   void idle(Time at);
-  void commit(bool final);
+  // commit: first is the write that made it (a body too large to
+  // buffer), for the Content-Type sniff when nothing was buffered before.
+  void commit(bool final, std::string_view first = {});
   void finishResponse();
   WriteResult writeBody(std::string_view data);
   void accessLog();
@@ -568,8 +571,9 @@ bool conn::startRequest() {
     return false;
   }
   expectContinue = sent100 = false;
-  if (const std::string& e = expectValue; !e.empty()) {
-    if (!EqualFold(e, "100-continue") || !req.ProtoAtLeast(1, 1)) {
+  // Expect means nothing before HTTP/1.1 (RFC 9110 10.1.1; Go ignores it).
+  if (const std::string& e = expectValue; !e.empty() && req.ProtoAtLeast(1, 1)) {
+    if (!EqualFold(e, "100-continue")) {
       reject(417, "unsupported Expect");
       return false;
     }
@@ -743,7 +747,10 @@ net::IOResult conn::readBody(std::span<char> buf) {
         if (d.count() == 0) (void)t->setReadDeadline(Time{});
         if (!fill(d.count() > 0 ? now() + d : Time{})) {
           closeAfter = true;
-          return {0, bodyErr == net::ErrEOF ? std::make_error_code(std::errc::connection_aborted) : bodyErr};
+          // A body cut short stays cut short: every later Read says so too,
+          // never a clean EOF.
+          if (bodyErr == net::ErrEOF) bodyErr = std::make_error_code(std::errc::connection_aborted);
+          return {0, bodyErr};
         }
         continue;
       }
@@ -859,7 +866,7 @@ WriteResult conn::Write(std::string_view data) {
       body.append(data);
       return {data.size(), {}};
     }
-    commit(false);
+    commit(false, data);
   }
   return writeBody(data);
 }
@@ -889,7 +896,7 @@ WriteResult conn::writeBody(std::string_view data) {
 // commit writes the status line and headers to the output buffer, choosing
 // the framing: final (the handler returned) allows a Content-Length for the
 // buffered body; otherwise the body is chunked (HTTP/1.1) or ends at close.
-void conn::commit(bool final) {
+void conn::commit(bool final, std::string_view first) {
   committed = true;
   headWriter o(outbuf());
   const bool http10 = !req.ProtoAtLeast(1, 1);
@@ -900,8 +907,14 @@ void conn::commit(bool final) {
   const bool switching = status == 101;
 
   if (srv->shutting.load(std::memory_order_relaxed) || req.Close) closeAfter = true;
-  if (!bodyDone && !(expectContinue && !sent100) && req.ContentLength > kMaxDrain + req.Body.BytesRead())
-    closeAfter = true;  // a large unread body: closing is cheaper than reading it away
+  // A body the handler left unread decides the connection's fate before
+  // the headers say it (Go does the same in writeHeader): the client still
+  // waiting to send it (no 100 Continue went out), or a large one, close.
+  // (A small one is read away first, by finishResponse.)
+  if (!bodyDone && !closeAfter) {
+    if (expectContinue && !sent100) closeAfter = true;
+    else if (req.ContentLength > kMaxDrain + req.Body.BytesRead()) closeAfter = true;
+  }
 
   int64_t length = -1;
   if (!hasBody) {
@@ -954,7 +967,7 @@ void conn::commit(bool final) {
     o.append("Date: "sv).append(std::string_view(date, dateValue(date))).append("\r\n"sv);
   }
   if (!haveType && hasBody && (buffered > 0 || !final) && !isHead)
-    o.append("Content-Type: "sv).append(sniff(haveBody ? std::string_view(body) : std::string_view())).append("\r\n"sv);
+    o.append("Content-Type: "sv).append(sniff(buffered > 0 ? std::string_view(body) : first)).append("\r\n"sv);
   if (length >= 0) {
     o += "Content-Length: "sv;
     appendInt(o, length);
@@ -987,6 +1000,11 @@ void conn::commit(bool final) {
 void conn::finishResponse() {
   if (!wroteHeader) WriteHeader(StatusOK);
   if (!committed) {
+    // The handler is done with a body it left unread: a small one is read
+    // away now, so that a failure shows as "Connection: close".
+    if (!bodyDone && !closeAfter && !(expectContinue && !sent100) &&
+        req.ContentLength <= kMaxDrain + req.Body.BytesRead() && !discardBody(kMaxDrain))
+      closeAfter = true;
     commit(true);
   } else if (chunking) {
     outbuf() += "0\r\n\r\n"sv;

@@ -504,6 +504,109 @@ TEST(Server, MaxBytesReaderStopsAChunkedBody) {
   });
 }
 
+// When the server will close after an answer because of the body, the
+// answer says so: a 100-continue body never asked for, a chunked body too
+// long to read away, a body past MaxBytesReader's limit (Go's
+// requestTooLarge).
+TEST(Server, ABodyThatEndsTheConnectionIsAnnouncedWithConnectionClose) {
+  routes h;
+  h.extra = [&](http::ResponseWriter& w, http::Request& r) {
+    if (r.URL.Path == "/limited") {
+      http::MaxBytesReader(w, r, 4);
+      auto [body, err] = r.Body.ReadAll();
+      EXPECT_EQ(err, http::ErrBodyTooLarge);
+      return http::Error(w, "too large", 413);
+    }
+    (void)w.Write("not read");
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    {
+      rawClient c(addr);
+      ASSERT_TRUE(c.Send("POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"));
+      auto r = c.Read();
+      ASSERT_TRUE(r.ok);
+      EXPECT_EQ(r.status, 200);
+      EXPECT_EQ(r.header.Get("Connection"), "close");
+      EXPECT_TRUE(c.Closed());
+    }
+    {
+      rawClient c(addr);
+      std::string chunk(64 << 10, 'c');
+      std::string body;
+      for (int i = 0; i < 5; i++) body += "10000\r\n" + chunk + "\r\n";  // 320 KiB, past the 256 KiB drain
+      ASSERT_TRUE(c.Send("POST /x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" + body + "0\r\n\r\n"));
+      auto r = c.Read();
+      ASSERT_TRUE(r.ok);
+      EXPECT_EQ(r.body, "not read");
+      EXPECT_EQ(r.header.Get("Connection"), "close");
+      EXPECT_TRUE(c.Closed());
+    }
+    {
+      rawClient c(addr);
+      ASSERT_TRUE(c.Send("POST /limited HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\nabcdefgh" + Get("/hello")));
+      auto r = c.Read();
+      ASSERT_TRUE(r.ok);
+      EXPECT_EQ(r.status, 413);
+      EXPECT_EQ(r.header.Get("Connection"), "close");
+      EXPECT_TRUE(c.Closed());
+    }
+  });
+}
+
+// A body cut short by the client: ParseForm parses none of it, and every
+// Read keeps saying it was cut short (never a clean EOF).
+TEST(Server, AFormCutShortIsAnErrorAndNotParsed) {
+  routes h;
+  ringo::Chan<std::string> seen(1);
+  h.extra = [&](http::ResponseWriter& w, http::Request& r) {
+    auto err = r.ParseForm();
+    char b[8];
+    auto again = r.Body.Read(b);
+    seen.Send(std::string(err ? "error" : "ok") + " amount=" + std::string(r.FormValue("amount")) +
+              " again=" + (again.err == ringo::net::ErrEOF ? "EOF" : again.err ? "error" : "data"));
+    w.WriteHeader(400);
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(
+        "POST /form HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        "Content-Length: 11\r\n\r\namount=10"));
+    ASSERT_FALSE(c.conn().CloseWrite());
+    auto [got, ok] = seen.Recv();
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(got, "error amount= again=error");
+  });
+}
+
+// The sniff looks at the bytes written, also when the first Write is too
+// large to buffer.
+TEST(Server, TheContentTypeOfALargeFirstWriteIsSniffedFromIt) {
+  routes h;
+  h.extra = [&](http::ResponseWriter& w, http::Request&) {
+    (void)w.Write("<!DOCTYPE html><html><body>" + std::string(8000, 'x') + "</body></html>");
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send(Get("/page")));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.header.Get("Content-Type"), "text/html; charset=utf-8");
+  });
+}
+
+// Expect means nothing in HTTP/1.0 (Go ignores it): the request is served.
+TEST(Server, AnHTTP10ExpectIsIgnored) {
+  routes h;
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send("POST /echo HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nhi"));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "hi");
+  });
+}
+
 // ---- handlers that fail ----------------------------------------------------------
 
 TEST(Server, AThrowingHandlerGets500AndTheServerGoesOn) {

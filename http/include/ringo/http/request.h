@@ -31,6 +31,9 @@ namespace detail {
 class bodySource {
  public:
   virtual net::IOResult readBody(std::span<char> buf) = 0;
+  // bodyTooLarge: a read went past the limit (ErrBodyTooLarge); the rest
+  // of the body will not be read, so the connection ends after the answer.
+  virtual void bodyTooLarge() noexcept {}
 
  protected:
   ~bodySource() = default;
