@@ -473,13 +473,20 @@ struct ServeMux::tree {
 
   // allowed lists, sorted, the methods of patterns that match the path
   // (GET bringing HEAD): the Allow header of a 405.
+  // The path with a slash added counts too (Go's matchingMethods): "POST
+  // /dir" is a 405 when only "GET /dir/" is registered, since a GET of it
+  // would be redirected there.
   std::vector<std::string_view> allowed(std::string_view host, std::string_view path, bool raw) const {
     std::vector<std::string_view> out;
     const hostTable* tables[2] = {host.empty() ? nullptr : findHost(host), findHost({})};
+    std::string slashed;
+    if (path.empty() || path.back() != '/') slashed = std::string(path) + '/';
     for (const hostTable* t : tables) {
       if (t == nullptr) continue;
       for (const auto& mt : t->methods)
-        if (!mt.method.empty() && walk(&mt.root, path, raw).e != nullptr) out.push_back(mt.method);
+        if (!mt.method.empty() &&
+            (walk(&mt.root, path, raw).e != nullptr || (!slashed.empty() && walk(&mt.root, slashed, raw).e != nullptr)))
+          out.push_back(mt.method);
     }
     if (std::find(out.begin(), out.end(), "GET") != out.end()) out.push_back("HEAD");
     std::sort(out.begin(), out.end());
@@ -496,6 +503,7 @@ struct ServeMux::route {
   std::string_view path;  // the path matched (Path or RawPath: no copy when clean)
   bool raw = false;       // path is RawPath: segments need unescaping
   std::string location;   // redirect: where to
+  std::string pattern;    // redirect: what ServeMux::Handler reports (Go's findHandler)
   std::string allow;      // notAllowed: the Allow header
 };
 
@@ -585,12 +593,14 @@ ServeMux::route ServeMux::find(const Request& r) const {
     if (tree::hit h2 = tree_->match(host, r.Method, slashed, rt.raw); h2.e != nullptr && h2.exact) {
       rt.k = route::redirect;
       rt.location = location(connect ? detail::cleanPath(escaped) : std::string(path), true);
+      rt.pattern = rt.location.substr(0, rt.location.find('?'));  // the path that will match (Go: u.Path)
       return rt;
     }
   }
   if (!cleaned.empty()) {
     rt.k = route::redirect;
     rt.location = location(cleaned, false);
+    if (h.e != nullptr) rt.pattern = h.e->pat.str;  // what the cleaned path matches
     return rt;
   }
   if (h.e != nullptr) {
@@ -627,7 +637,10 @@ static void setPathValues(const muxPattern& p, std::string_view path, bool raw, 
 
 // serve carries out what find decided: the pattern's handler, with the
 // request's Pattern and path values set, or the mux's own answer.
+// A mux inside another's handler replaces the outer match: its own
+// wildcards, none of the outer ones (Go sets r.pat and r.matches anew).
 void ServeMux::serve(const route& rt, ResponseWriter& w, Request& r) {
+  r.pathValues_.clear();
   switch (rt.k) {
     case route::matched:
       r.Pattern = rt.e->pat.str;
@@ -641,7 +654,7 @@ void ServeMux::serve(const route& rt, ResponseWriter& w, Request& r) {
       w.Header().Set("Allow", rt.allow);
       return Error(w, StatusText(StatusMethodNotAllowed), StatusMethodNotAllowed);
     case route::redirect:
-      r.Pattern.clear();
+      r.Pattern = rt.pattern;
       return Redirect(w, r, rt.location, StatusMovedPermanently);
   }
 }
@@ -658,13 +671,14 @@ void ServeMux::ServeHTTP(ResponseWriter& w, Request& r) {
 
 std::pair<http::Handler*, std::string> ServeMux::Handler(Request& r) {
   const route rt = find(r);
+  r.pathValues_.clear();
   switch (rt.k) {
     case route::matched:
       setPathValues(rt.e->pat, rt.path, rt.raw, r);
       return {rt.e->h.get(), rt.e->pat.str};
     case route::notFound: return {NotFoundHandler().get(), {}};
-    case route::notAllowed:
-    case route::redirect: return {own_.get(), {}};
+    case route::notAllowed: return {own_.get(), {}};
+    case route::redirect: return {own_.get(), rt.pattern};
   }
   return {NotFoundHandler().get(), {}};
 }

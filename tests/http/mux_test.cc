@@ -220,7 +220,45 @@ TEST(ServeMux, RedirectsToTheTrailingSlashKeepingTheQuery) {
 TEST(ServeMux, TrailingSlashRedirectRespectsTheMethod) {
   Mux m({"POST /dir/"});
   EXPECT_EQ(m.Serve("POST", "/dir").code, 301);
-  EXPECT_EQ(m.Winner("GET", "/dir"), "<404>");
+  // No GET to redirect to; the slashed path's methods make it a 405 (Go's
+  // matchingMethods looks at path + "/" too).
+  Recorder w = m.Serve("GET", "/dir");
+  EXPECT_EQ(w.code, 405);
+  EXPECT_EQ(w.sent.Get("Allow"), "POST");
+}
+
+TEST(ServeMux, TheAllowOfA405CountsThePathWithASlashAdded) {
+  Mux s({"GET /static/"});
+  Recorder w = s.Serve("POST", "/static");
+  EXPECT_EQ(w.code, 405);
+  EXPECT_EQ(w.sent.Get("Allow"), "GET, HEAD");
+  Mux i({"PUT /items", "POST /items/"});
+  Recorder d = i.Serve("DELETE", "/items");
+  EXPECT_EQ(d.code, 405);
+  EXPECT_EQ(d.sent.Get("Allow"), "POST, PUT");
+}
+
+TEST(ServeMux, AMuxInsideAnotherSeesOnlyItsOwnWildcards) {
+  ServeMux inner;
+  std::string seen;
+  inner.HandleFunc("GET /u/{uid}/x", [&](ResponseWriter& w, Request& r) {
+    seen = "id=" + std::string(r.PathValue("id")) + " uid=" + std::string(r.PathValue("uid"));
+    (void)w.Write("inner");
+  });
+  ServeMux outer;
+  outer.Handle("/u/{id}/", inner);
+  Recorder w;
+  Request r = NewRequest("GET", "/u/7/x");
+  outer.ServeHTTP(w, r);
+  EXPECT_EQ(w.code, 200);
+  EXPECT_EQ(seen, "id= uid=7");
+  EXPECT_EQ(r.Pattern, "GET /u/{uid}/x");
+  // The inner mux's own answer clears the outer's values as well.
+  Recorder nf;
+  Request r2 = NewRequest("GET", "/u/7/y");
+  outer.ServeHTTP(nf, r2);
+  EXPECT_EQ(nf.code, 404);
+  EXPECT_EQ(r2.PathValue("id"), "");
 }
 
 TEST(ServeMux, RedirectsUncleanPathsToTheCleanedPath) {
@@ -376,7 +414,8 @@ TEST(ServeMuxHandler, ReturnsTheHandlerAndPatternAndSetsPathValues) {
   EXPECT_EQ(pattern, "GET /items/{id}");
   EXPECT_EQ(r.PathValue("id"), "7");
 
-  // The mux's own answers: "" for the pattern, and a handler that gives them.
+  // The mux's own answers: a handler that gives them, and "" for the
+  // pattern of a 404 or a 405.
   Request nf = NewRequest("GET", "/missing");
   auto [h404, p404] = mux.Handler(nf);
   EXPECT_EQ(p404, "");
@@ -384,9 +423,10 @@ TEST(ServeMuxHandler, ReturnsTheHandlerAndPatternAndSetsPathValues) {
   h404->ServeHTTP(w404, nf);
   EXPECT_EQ(w404.code, 404);
 
+  // A redirect's pattern is the path that will match after it (Go).
   Request rd = NewRequest("GET", "/dir");
   auto [h301, p301] = mux.Handler(rd);
-  EXPECT_EQ(p301, "");
+  EXPECT_EQ(p301, "/dir/");
   Recorder w301;
   h301->ServeHTTP(w301, rd);
   EXPECT_EQ(w301.code, 301);

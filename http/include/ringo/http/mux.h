@@ -66,8 +66,10 @@ class ServeMux final : public Handler {
   void ServeHTTP(ResponseWriter& w, Request& r) override;
 
   // Handler returns the handler that would serve r (one of the mux's own
-  // answers when none matches) and the matched pattern ("" for those); it
-  // sets r's path values as ServeHTTP would.
+  // answers when none matches) and the matched pattern: "" for a 404 or
+  // 405, and for a redirect the path it leads to ("/dir/") or the pattern
+  // the cleaned path matches, as Go's. It sets r's path values as
+  // ServeHTTP would.
   std::pair<http::Handler*, std::string> Handler(Request& r);
 
  private:

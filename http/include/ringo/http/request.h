@@ -131,6 +131,7 @@ class Request {
   void setContextSource(contextSource* s) noexcept { ctxsrc_ = s; }
 
  private:
+  friend class ServeMux;  // each dispatch replaces the path values (Go's r.matches)
   contextSource* ctxsrc_ = nullptr;
   std::vector<std::pair<std::string, std::string>> pathValues_;
   bool formParsed_ = false;
