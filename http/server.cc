@@ -526,10 +526,15 @@ bool conn::startRequest() {
     reject(505, "unsupported HTTP version");
     return false;
   }
-  if (!ParseRequestURI(h.target, req.URL)) {
+  // CONNECT names an authority ("example.com:443"), not a path: URL.Host
+  // holds it and Path stays empty (Go's justAuthority).
+  const bool authority = req.Method == "CONNECT"sv && !h.target.empty() && h.target[0] != '/';
+  if (authority ? !ParseRequestURI("http://" + h.target, req.URL) || !req.URL.Path.empty() || !req.URL.RawQuery.empty()
+                : !ParseRequestURI(h.target, req.URL)) {
     reject(400, "malformed request target");
     return false;
   }
+  if (authority) req.URL.Scheme.clear();
   // One pass for the headers the server itself reads.
   auto& fields = req.Header.fields();
   size_t host = fields.size(), expect = fields.size();
@@ -900,11 +905,13 @@ void conn::commit(bool final, std::string_view first) {
   committed = true;
   headWriter o(outbuf());
   const bool http10 = !req.ProtoAtLeast(1, 1);
-  const bool hasBody = bodyAllowed(status);
   const size_t buffered = haveBody ? body.size() : 0;
-  // 101 Switching Protocols, before a Hijack: the handler's Connection
-  // ("Upgrade") is what the client checks, and nothing after it is HTTP.
-  const bool switching = status == 101;
+  // 101 Switching Protocols, or a 2xx to CONNECT, before a Hijack: the
+  // handler's Connection ("Upgrade") is what the client checks, nothing
+  // after it is HTTP, and a 2xx to CONNECT has no framing headers (RFC
+  // 9110 9.3.6).
+  const bool switching = status == 101 || (req.Method == "CONNECT"sv && status / 100 == 2);
+  const bool hasBody = bodyAllowed(status) && !switching;
 
   if (srv->shutting.load(std::memory_order_relaxed) || req.Close) closeAfter = true;
   // A body the handler left unread decides the connection's fate before

@@ -849,6 +849,43 @@ TEST(Server, A101WrittenBeforeHijackGoesOutWithItsHeaders) {
   });
 }
 
+// CONNECT's authority form reaches the handler (a forward proxy): the
+// authority in URL.Host and Host, no path; a 200 then Hijack opens the
+// tunnel, the 200 without framing headers.
+TEST(Server, ConnectWithAnAuthorityReachesTheHandlerAndTunnels) {
+  routes h;
+  ringo::Chan<std::string> seen(1);
+  h.extra = [&](http::ResponseWriter& w, http::Request& r) {
+    seen.Send(r.Method + " host=" + r.URL.Host + " Host=" + r.Host + " path=" + r.URL.Path + " uri=" + r.RequestURI);
+    w.WriteHeader(200);
+    auto [hj, err] = w.Hijack();
+    ASSERT_FALSE(err) << err.message();
+    (void)hj.conn.Write("tunnel");
+    (void)hj.conn.Close();
+  };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"));
+    auto r = c.Read();  // no framing: the tunnel's bytes run to the close
+    std::string got = "(the handler never ran)";
+    if (auto v = seen.TryRecv()) got = v->first;  // sent before the handler answered
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_FALSE(r.header.Has("Content-Length"));
+    EXPECT_FALSE(r.header.Has("Transfer-Encoding"));
+    EXPECT_EQ(r.body, "tunnel");
+    EXPECT_EQ(got, "CONNECT host=example.com:443 Host=example.com:443 path= uri=example.com:443");
+  });
+  // Not an authority: still a clear 400.
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send("CONNECT example.com:443/x HTTP/1.1\r\nHost: example.com\r\n\r\n"));
+    auto r = c.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 400);
+  });
+}
+
 TEST(Server, ShutdownLetsInFlightRequestsFinishAndClosesIdleOnes) {
   routes h;
   ringo::Chan<int> entered(1), release(1);
