@@ -639,7 +639,39 @@ net::Result<std::unique_ptr<persistConn>> clientState::dial(const URL& u, const 
     if (timeout <= std::chrono::nanoseconds::zero() || left < timeout)
       timeout = std::chrono::duration_cast<std::chrono::nanoseconds>(left);
   }
-  auto [c, err] = net::Dial("tcp", hostPort(u), timeout);
+  net::Conn c;
+  std::error_code err;
+  if (!x.ctx && timeout <= std::chrono::nanoseconds::zero()) {
+    auto [dc, de] = net::Dial("tcp", hostPort(u), timeout);
+    c = std::move(dc);
+    err = de;
+  } else {
+    // The dial runs on a goroutine of its own, so that the Context and the
+    // timeout end the wait whatever the dial is doing: the timeout must
+    // bound the name lookup too, which net::Dial's deadline does not
+    // cover (getaddrinfo cannot be interrupted). A dial the caller left
+    // finishes alone, and a connection nobody wants closes with the
+    // channel's last handle.
+    struct dialed {
+      net::Conn c;
+      std::error_code err;
+    };
+    Chan<dialed> done(1);
+    Go([done, addr = hostPort(u), timeout] {
+      auto [dc, de] = net::Dial("tcp", addr, timeout);
+      (void)done.TrySend(dialed{std::move(dc), de});
+    });
+    bool cancelled = false, late = false;
+    Select(Recv(done,
+                [&](dialed d, bool) {
+                  c = std::move(d.c);
+                  err = d.err;
+                }),
+           Recv(x.ctx ? x.ctx->Done() : Chan<std::monostate>(nullptr), [&] { cancelled = true; }),
+           Recv(timeout > std::chrono::nanoseconds::zero() ? After(timeout) : Chan<Time>(nullptr), [&] { late = true; }));
+    if (cancelled) return {nullptr, x.ctx->Err()};
+    if (late) err = net::ErrDeadlineExceeded;
+  }
   if (err) {
     if (err == net::ErrDeadlineExceeded) {
       auto e = x.explain(err, false);

@@ -156,6 +156,12 @@ std::error_code resolve(const std::string& host, const std::string& port, int fa
   });
   if (rc != 0) {
     if (rc == EAI_SYSTEM && sysErrno != 0) return sysErr(sysErrno);
+    if (rc == EAI_NONAME
+#ifdef EAI_NODATA
+        || rc == EAI_NODATA
+#endif
+    )
+      return make_error_code(Errc::noSuchHost);
     return make_error_code(std::errc::host_unreachable);
   }
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
@@ -510,7 +516,19 @@ Result<Conn> Dial(std::string_view network, std::string_view address, std::chron
   }
   const Deadline deadline = timeout.count() > 0 ? std::chrono::steady_clock::now() + timeout : Deadline{};
   std::error_code last;
-  for (const Addr& a : addrs) {
+  for (size_t i = 0; i < addrs.size(); i++) {
+    const Addr& a = addrs[i];
+    // Go's partialDeadline: the time left, shared among the addresses left,
+    // but at least 2 s (or all that is left).
+    Deadline until = deadline;
+    if (deadline != Deadline{}) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) return {{}, ErrDeadlineExceeded};
+      const auto left = deadline - now;
+      const auto share = left / std::chrono::steady_clock::rep(addrs.size() - i);
+      const auto floor = std::min<std::chrono::steady_clock::duration>(left, std::chrono::seconds(2));
+      until = now + std::max<std::chrono::steady_clock::duration>(share, floor);
+    }
     int fd = newSocket(a.ss.ss_family, SOCK_STREAM);
     if (fd < 0) {
       last = sysErr(-fd);
@@ -523,15 +541,15 @@ Result<Conn> Dial(std::string_view network, std::string_view address, std::chron
       continue;
     }
     Conn conn(c);
-    if (deadline != Deadline{}) netpoll::pdsetdeadline(c->pd, netpoll::kWrite, toNanotime(deadline));
+    if (until != Deadline{}) netpoll::pdsetdeadline(c->pd, netpoll::kWrite, toNanotime(until));
     int64_t rc = netpoll::current->connect(c->pd, reinterpret_cast<const sockaddr*>(&a.ss), a.len);
     if (rc == 0) {
-      if (deadline != Deadline{}) netpoll::pdsetdeadline(c->pd, netpoll::kWrite, 0);
+      if (until != Deadline{}) netpoll::pdsetdeadline(c->pd, netpoll::kWrite, 0);
       if (!isUnix) setNoDelay(fd);
       return {std::move(conn), {}};
     }
     last = toErr(rc);
-    if (last == ErrDeadlineExceeded) break;
+    if (last == ErrDeadlineExceeded && until == deadline) break;  // the whole timeout is spent
   }
   return {{}, last};
 }

@@ -887,6 +887,43 @@ TEST(Client, CancellingTheContextEndsAWaitForTheHead) {
   });
 }
 
+// A dial that hangs (SYNs to a listener whose accept queue is full are
+// dropped, and the kernel resends them for seconds) ends when the
+// Context is cancelled, not at the dial timeout.
+TEST(Client, CancellingTheContextEndsADial) {
+  RunClient([] {
+    net::ListenConfig lc;
+    lc.backlog = 1;
+    auto [ln, lerr] = net::Listen("tcp", "127.0.0.1:0", lc);
+    ASSERT_FALSE(lerr) << lerr.message();
+    const std::string addr = ln.Address().String();
+    std::vector<net::Conn> queued;  // never accepted: they fill the queue
+    for (int i = 0; i < 16; i++) {
+      auto [qc, qerr] = net::Dial("tcp", addr, 200ms);
+      if (qerr) break;  // the queue is full: this dial's SYNs were dropped
+      queued.push_back(std::move(qc));
+    }
+    ASSERT_LT(queued.size(), 16u) << "the accept queue never filled";
+
+    http::Client c({.dial_timeout = 20s});
+    auto [ctx, cancel] = ringo::WithCancel(ringo::Background());
+    auto [req, err] = http::NewRequestWithContext(ctx, "GET", "http://" + addr + "/");
+    ASSERT_FALSE(err);
+    ringo::Go([cancel] {
+      ringo::Sleep(50ms);
+      cancel();
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    auto [resp, derr] = c.Do(std::move(req));
+    EXPECT_EQ(derr, ringo::ContextError::Canceled) << derr.message();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);  // catches a wait for the dial timeout
+    // The dial timeout ends a dial too (and would bound a name lookup).
+    http::Client t({.dial_timeout = 100ms});
+    auto [tresp, terr] = t.Get("http://" + addr + "/");
+    EXPECT_EQ(terr, http::Errc::dialTimeout) << terr.message();
+  });
+}
+
 // ---- the reverse proxy -------------------------------------------------------------
 
 #ifdef RINGO_EXAMPLES_DIR

@@ -4,6 +4,7 @@
 // own mechanics skip on the other and say so.
 #include <fcntl.h>
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -639,7 +640,17 @@ TEST(Addr, DialErrorsAreValues) {
     EXPECT_EQ(net::Dial("tcp", "::1:80").err, net::Errc::badAddress);
     EXPECT_EQ(net::Dial("udp", "127.0.0.1:80").err, net::Errc::unknownNetwork);
     EXPECT_EQ(net::Listen("tcp", "127.0.0.1:99999").err, net::Errc::badAddress);
-    EXPECT_TRUE(net::Dial("tcp", "no-such-host.invalid:80").err);
+    // A name the resolver says does not exist is "no such host" (a
+    // resolver that cannot be reached says something else: then any error).
+    addrinfo* res = nullptr;
+    const int rc = ringo::Blocking([&] { return getaddrinfo("no-such-host.invalid", "80", nullptr, &res); });
+    if (res) freeaddrinfo(res);
+    const auto err = net::Dial("tcp", "no-such-host.invalid:80").err;
+    EXPECT_TRUE(err);
+    if (rc == EAI_NONAME) {
+      EXPECT_EQ(err, net::Errc::noSuchHost) << err.message();
+      EXPECT_EQ(err.message(), "no such host");
+    }
   });
 }
 

@@ -46,6 +46,7 @@ enum class Errc {
   deadlineExceeded,  // a deadline passed: os.ErrDeadlineExceeded ("i/o timeout")
   badAddress,        // an address string that does not parse
   unknownNetwork,    // a network other than tcp, tcp4, tcp6, unix
+  noSuchHost,        // the name does not resolve (Go's DNSError "no such host")
 };
 namespace detail {
 class errorCategory final : public std::error_category {
@@ -58,6 +59,7 @@ class errorCategory final : public std::error_category {
       case Errc::deadlineExceeded: return "i/o timeout";
       case Errc::badAddress: return "bad address";
       case Errc::unknownNetwork: return "unknown network";
+      case Errc::noSuchHost: return "no such host";
     }
     return "unknown ringo.net error";
   }
@@ -289,8 +291,11 @@ Result<Listener> Listen(std::string_view network, std::string_view address,
                         const ListenConfig& config = {});
 
 // Dial connects to address ("host:port", or a path for "unix"), trying each
-// address a name resolves to in order. timeout 0 waits as long as the kernel
-// does; otherwise ErrDeadlineExceeded once it passes. TCP_NODELAY is on.
+// address a name resolves to in order, each with its share of the time
+// left (at least 2 s, or all of it; Go's rule: one dead address does not
+// use up the timeout). timeout 0 waits as long as the kernel does;
+// otherwise ErrDeadlineExceeded once it passes. A name that does not
+// resolve is Errc::noSuchHost. TCP_NODELAY is on.
 Result<Conn> Dial(std::string_view network, std::string_view address,
                   std::chrono::nanoseconds timeout = {});
 
