@@ -190,6 +190,31 @@ bool hasScheme(std::string_view s) {
   return false;
 }
 
+// removeDots is RFC 3986's remove_dot_segments (section 5.2.4) for a path
+// that starts with '/': "." and ".." segments go, empty ones stay ("/a//b"
+// is another resource than "/a/b"), and a path ending in one of them ends
+// in a slash ("/a/." is "/a/"), as Go's resolvePath.
+std::string removeDots(std::string_view p) {
+  std::string out;
+  bool slash = false;
+  for (size_t i = 0; i < p.size();) {  // p[i] == '/'
+    size_t j = p.find('/', i + 1);
+    if (j == std::string_view::npos) j = p.size();
+    const std::string_view seg = p.substr(i + 1, j - i - 1);
+    const bool last = j == p.size();
+    if (seg == "." || seg == "..") {
+      if (seg == "..") out.erase(std::min(out.size(), out.rfind('/')));
+      slash = last;
+    } else {
+      out += '/';
+      out += seg;
+    }
+    i = j;
+  }
+  if (slash || out.empty()) out += '/';
+  return out;
+}
+
 // resolveLocation resolves a redirect's Location against the URL that was
 // requested (RFC 3986 section 5.2, as Go's URL.ResolveReference).
 std::error_code resolveLocation(const URL& base, std::string_view loc, URL& out) {
@@ -201,7 +226,7 @@ std::error_code resolveLocation(const URL& base, std::string_view loc, URL& out)
   } else if (loc.substr(0, 2) == "//") {
     abs = base.Scheme + ":" + std::string(loc);
   } else if (!loc.empty() && loc[0] == '/') {
-    abs = origin + cleanPath(loc.substr(0, loc.find('?'))) +
+    abs = origin + removeDots(loc.substr(0, loc.find('?'))) +
           std::string(loc.find('?') == std::string_view::npos ? "" : loc.substr(loc.find('?')));
   } else if (!loc.empty() && loc[0] == '?') {
     abs = origin + escapedPath(base) + std::string(loc);
@@ -209,16 +234,13 @@ std::error_code resolveLocation(const URL& base, std::string_view loc, URL& out)
     abs = origin + base.RequestURI();
   } else {
     // A relative path: replace the base's last segment, then remove dot
-    // segments (cleanPath keeps a trailing slash, as RFC 3986 does).
+    // segments.
     std::string dir = escapedPath(base);
     dir.erase(dir.rfind('/') == std::string::npos ? 0 : dir.rfind('/') + 1);
     if (dir.empty()) dir = "/";
     const size_t q = loc.find('?');
-    std::string path = cleanPath(dir + std::string(loc.substr(0, q)));
-    const std::string_view last = loc.substr(0, q);
-    if ((last == "." || last == ".." || last.ends_with("/.") || last.ends_with("/..")) && path.back() != '/')
-      path += '/';
-    abs = origin + path + std::string(q == std::string_view::npos ? "" : loc.substr(q));
+    abs = origin + removeDots(dir + std::string(loc.substr(0, q))) +
+          std::string(q == std::string_view::npos ? "" : loc.substr(q));
   }
   if (auto err = parseURL(abs, out)) return err == Errc::unsupportedScheme ? err : Errc::badLocation;
   return {};
@@ -247,6 +269,34 @@ std::error_code readerError(const messageReader& rd, bool inBody) {
   }
   if (rd.errorReason().find("unexpected EOF") != std::string::npos) return Errc::unexpectedEOF;
   return inBody ? Errc::malformedBody : Errc::malformedResponse;
+}
+
+// basicAuth is the Authorization value for a URL's userinfo ("name:secret",
+// escaped as written, already checked by the parser): "Basic " and the
+// base64 of the decoded "name:secret", as Go's.
+std::string basicAuth(std::string_view userinfo) {
+  std::string plain;
+  for (size_t i = 0; i < userinfo.size(); i++) {
+    const char c = userinfo[i];
+    int v = 0;
+    if (c == '%' && i + 2 < userinfo.size() &&
+        std::from_chars(userinfo.data() + i + 1, userinfo.data() + i + 3, v, 16).ptr == userinfo.data() + i + 3) {
+      plain += char(v);
+      i += 2;
+    } else {
+      plain += c;
+    }
+  }
+  if (userinfo.find(':') == std::string_view::npos) plain += ':';  // a name alone: no password
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out = "Basic ";
+  for (size_t i = 0; i < plain.size(); i += 3) {
+    const size_t n = std::min<size_t>(3, plain.size() - i);
+    uint32_t w = 0;
+    for (size_t k = 0; k < 3; k++) w = (w << 8) | (k < n ? static_cast<unsigned char>(plain[i + k]) : 0u);
+    for (size_t k = 0; k < 4; k++) out += k <= n ? kAlphabet[(w >> (18 - 6 * k)) & 63] : '=';
+  }
+  return out;
 }
 
 bool isStale(std::error_code e) {
@@ -714,6 +764,11 @@ std::error_code writeRequest(transport& t, const ClientRequest& req, Reader* bod
   out += " HTTP/1.1\r\nHost: ";
   out += req.Host.empty() ? req.URL.Host : req.Host;
   out += "\r\n";
+  if (!req.URL.User.empty() && !req.Header.Has("Authorization")) {
+    out += "Authorization: ";
+    out += basicAuth(req.URL.User);
+    out += "\r\n";
+  }
   if (!o.user_agent.empty() && !req.Header.Has("User-Agent")) {
     out += "User-Agent: ";
     out += o.user_agent;
@@ -1072,7 +1127,9 @@ net::Result<Response> Client::Do(ClientRequest req) {
     next.Body = nullptr;
     next.GetBody = nullptr;
     next.ContentLength = 0;
-    next.Host.clear();
+    // A Host set by the caller goes along to a relative Location, where
+    // the server meant the same host (Go, issue 22233); elsewhere it goes.
+    if (detail::hasScheme(loc)) next.Host.clear();
     if (auto e = detail::resolveLocation(req.URL, loc, next.URL)) {
       (void)resp.Body.Close();
       return {{}, e};
@@ -1101,7 +1158,9 @@ net::Result<Response> Client::Do(ClientRequest req) {
     }
     // Referer, unless going from https to http (Go).
     if (!(req.URL.Scheme == "https" && next.URL.Scheme == "http")) {
-      next.Header.Set("Referer", req.URL.String());
+      URL ref = req.URL;
+      ref.User.clear();  // never the credentials
+      next.Header.Set("Referer", ref.String());
     }
 
     via.push_back(req);

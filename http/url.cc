@@ -326,6 +326,7 @@ std::string URL::String() const {
   const std::string path = detail::escapedPath(*this);
   if (!Scheme.empty() || !Host.empty()) {
     if (!Host.empty() || !path.empty()) out.append("//");
+    if (!User.empty()) out.append(User).push_back('@');
     escapeTo(Host, part::host, out);
   }
   if (!path.empty() && path[0] != '/' && !Host.empty()) out.push_back('/');
@@ -364,6 +365,7 @@ bool ParseRequestURI(std::string_view target, URL& u) {
   u.Path.clear();
   u.RawPath.clear();
   u.RawQuery.clear();
+  u.User.clear();
   if (target.empty()) return false;
   // The common case, "/plain/path?query": one pass, no decoding.
   if (target[0] == '/') {
@@ -419,6 +421,7 @@ bool ParseRequestURI(std::string_view target, URL& u) {
       const std::string_view user = authority.substr(0, at);
       std::string scratch;
       if (!validUserinfo(user) || !unescape(user, part::userinfo, scratch)) return false;
+      u.User.assign(user);
       host = authority.substr(at + 1);
     }
     if (!parseHost(host, u.Host)) return false;

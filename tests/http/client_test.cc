@@ -418,6 +418,62 @@ TEST(Client, SeeOtherTurnsAPostIntoAGetAndTemporaryKeepsIt) {
   });
 }
 
+// A Location is resolved as RFC 3986 says (and Go): empty segments stay,
+// a final "." leaves its slash; a Host the caller set goes along to a
+// relative Location.
+TEST(Client, ResolvesLocationsAsRFC3986AndKeepsTheHostForRelativeOnes) {
+  RunClient([] {
+    rawServer srv([](net::Conn& c, const auto&) {
+      std::string head;
+      while (readHead(c, &head)) {
+        const std::string target = head.substr(head.find(' ') + 1, head.find(" HTTP/") - head.find(' ') - 1);
+        const size_t h = head.find("\r\nHost: ") + 8;
+        const std::string host = head.substr(h, head.find("\r\n", h) - h);
+        if (target == "/start") {
+          (void)c.Write("HTTP/1.1 302 Found\r\nLocation: /a//b/./c/..\r\nContent-Length: 0\r\n\r\n");
+        } else {
+          const std::string body = target + " " + host;
+          (void)c.Write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+        }
+      }
+    });
+    http::Client c;
+    auto [req, rerr] = http::NewRequest("GET", srv.url("/start"));
+    ASSERT_FALSE(rerr);
+    req.Host = "custom.example";
+    auto [resp, err] = c.Do(std::move(req));
+    ASSERT_FALSE(err) << err.message();
+    EXPECT_EQ(ReadAll(resp), "/a//b/ custom.example");
+  });
+}
+
+// Userinfo in the URL is sent as Basic authorization (Go), unless the
+// request has its own; a user name alone is "name:".
+TEST(Client, SendsTheURLsUserinfoAsBasicAuthorization) {
+  RunClient([] {
+    rawServer srv([](net::Conn& c, const auto&) {
+      std::string head;
+      while (readHead(c, &head)) {
+        const size_t a = head.find("\r\nAuthorization: ");
+        const std::string got = a == std::string::npos ? "none" : head.substr(a + 17, head.find("\r\n", a + 2) - a - 17);
+        (void)c.Write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(got.size()) + "\r\n\r\n" + got);
+      }
+    });
+    http::Client c;
+    auto get = [&](const std::string& userinfo, const char* header = nullptr) {
+      auto [req, rerr] = http::NewRequest("GET", "http://" + userinfo + "@" + srv.addr + "/");
+      EXPECT_FALSE(rerr) << userinfo;
+      if (header) req.Header.Set("Authorization", header);
+      auto [resp, err] = c.Do(std::move(req));
+      EXPECT_FALSE(err) << err.message();
+      return ReadAll(resp);
+    };
+    EXPECT_EQ(get("alice:s%20cret"), "Basic YWxpY2U6cyBjcmV0");  // "alice:s cret"
+    EXPECT_EQ(get("a"), "Basic YTo=");                          // "a:"
+    EXPECT_EQ(get("alice:x", "Bearer t"), "Bearer t");
+  });
+}
+
 TEST(Client, DropsCredentialsWhenARedirectChangesHost) {
   routes h;
   WithServer(Opts(h), [&](const std::string& addr, http::Server&) {

@@ -128,7 +128,7 @@ TEST(ParseRequestURI, AcceptsWhatGoAccepts) {
       {"http://Host.com/p?q", "http", "Host.com", "/p", "", "q", "/p?q", "http://Host.com/p?q"},
       {"HTTP://h:80", "http", "h:80", "", "", "", "/", "http://h:80"},
       {"http://[::1]:80/x", "http", "[::1]:80", "/x", "", "", "/x", "http://[::1]:80/x"},
-      {"http://u:p@h/x", "http", "h", "/x", "", "", "/x", "http://h/x"},
+      {"http://u:p@h/x", "http", "h", "/x", "", "", "/x", "http://u:p@h/x"},
       {"http://%C3%A9/", "http", "é", "/", "", "", "/", "http://%C3%A9/"},
       {"http://h/%2e%2e/", "http", "h", "/../", "/%2e%2e/", "", "/%2e%2e/", "http://h/%2e%2e/"},
       {"http:///p", "http", "", "/p", "", "", "/p", "http:///p"},
@@ -185,6 +185,16 @@ TEST(ParseRequestURI, RejectsControlsSpacesBadEscapesAndNonTargets) {
     URL u;
     EXPECT_FALSE(ParseRequestURI(t, u)) << "accepted: " << t;
   }
+}
+
+TEST(ParseRequestURI, KeepsTheUserinfoAsWritten) {
+  URL u;
+  ASSERT_TRUE(ParseRequestURI("http://alice:s%20cret@example.com/p", u));
+  EXPECT_EQ(u.User, "alice:s%20cret");
+  EXPECT_EQ(u.Host, "example.com");
+  EXPECT_EQ(u.String(), "http://alice:s%20cret@example.com/p");
+  ASSERT_TRUE(ParseRequestURI("/p", u));
+  EXPECT_EQ(u.User, "");  // cleared with the rest
 }
 
 TEST(ParseRequestURI, AnEmptyPortIsAllowedAsInGo) {

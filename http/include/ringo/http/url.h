@@ -54,6 +54,10 @@ std::string QueryEscape(std::string_view s);
 // absolute-form target ("http://host/p", proxies) Scheme and Host are set.
 struct URL {
   std::string Scheme, Host, Path, RawPath, RawQuery;
+  // User is the userinfo before '@' in an absolute URL, as written
+  // ("name:secret", still escaped); "" when there is none. The client
+  // sends it as Basic authorization, as Go's.
+  std::string User;
 
   // Query parses RawQuery (each call parses again, as in Go).
   Values Query() const;
