@@ -123,6 +123,7 @@ class ringoCategory final : public std::error_category {
       case Errc::badPEM: return "tls: failed to parse certificate or key PEM data";
       case Errc::keyMismatch: return "tls: private key does not match public key";
       case Errc::protocolVersion: return "tls: no protocol version in common";
+      case Errc::noServerName: return "tls: either ServerName or InsecureSkipVerify must be specified in the tls.Config";
     }
     return "tls: unknown error";
   }
@@ -194,10 +195,14 @@ std::error_code parsePair(const Certificate& c, parsedPair& p, std::string* deta
   while (X509* x = PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr)) p.chain.emplace_back(x);
   ERR_clear_error();  // the end of the PEM data reads as an error
   bioPtr kb(BIO_new_mem_buf(c.KeyPEM.data(), int(c.KeyPEM.size())));
-  p.key.reset(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr));
+  // No passphrase callback would make OpenSSL ask for one on the terminal.
+  p.key.reset(PEM_read_bio_PrivateKey(kb.get(), nullptr, [](char*, int, int, void*) { return -1; }, nullptr));
   ERR_clear_error();
   if (!p.key) {
-    if (detail) *detail = "no private key in the PEM data";
+    if (detail)
+      *detail = c.KeyPEM.find("ENCRYPTED") != std::string::npos
+                    ? "the private key is encrypted (passphrases are not supported: decrypt it first)"
+                    : "no private key in the PEM data";
     return make_error_code(Errc::badPEM);
   }
   if (X509_check_private_key(p.leaf.get(), p.key.get()) != 1) {
@@ -438,12 +443,16 @@ int alpnSelect(SSL*, const unsigned char** out, unsigned char* outlen, const uns
   return SSL_TLSEXT_ERR_OK;
 }
 
+// kHostFlags: names are checked as Go does — the subject's CN never counts
+// (only the SANs, since Go 1.15), and no partial wildcards ("f*.example.com").
+constexpr unsigned kHostFlags = X509_CHECK_FLAG_NEVER_CHECK_SUBJECT | X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS;
+
 int serverName(SSL* ssl, int*, void* arg) {
   auto* c = static_cast<detail::context*>(arg);
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   if (name == nullptr || c->ctxs.size() < 2) return SSL_TLSEXT_ERR_OK;
   for (auto& e : c->ctxs) {
-    if (X509_check_host(e.leaf, name, 0, 0, nullptr) == 1) {
+    if (X509_check_host(e.leaf, name, 0, kHostFlags, nullptr) == 1) {
       if (e.ctx != SSL_get_SSL_CTX(ssl)) SSL_set_SSL_CTX(ssl, e.ctx);
       break;
     }
@@ -474,7 +483,7 @@ std::error_code configure(SSL_CTX* ctx, const Config& cfg, detail::context* c, s
     // Resumption is by tickets alone, as Go's: no session-ID cache, whose
     // inserts and periodic sweeps (a walk of the whole cache every 255
     // handshakes) cost every handshake and memory per client.
-    if (!cfg.SessionTicketsDisabled) SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);  // with tickets off too: no TLS 1.2 ID resumption
     if (!c->alpn.empty()) SSL_CTX_set_alpn_select_cb(ctx, alpnSelect, c);
     SSL_CTX_set_tlsext_servername_callback(ctx, serverName);
     SSL_CTX_set_tlsext_servername_arg(ctx, c);
@@ -690,6 +699,7 @@ struct conn {
   // detail::keepBuffers and awaitInput (http/transport.h)
   static void keepBuffers(Conn& c, bool keep) noexcept;
   static std::error_code awaitInput(Conn& c);
+  static bool holdsInput(Conn& c) noexcept;
 
   // call runs one SSL_* call under mu with a clean error queue, and returns
   // its result, SSL_get_error's verdict and the queue's first error.
@@ -859,8 +869,14 @@ std::error_code conn::handshake() {
     if (b == net::Deadline{}) return a;
     return std::min(a, b);
   };
+  (void)nc.SetReadDeadline(earlier(hd, rdl));
+  (void)nc.SetWriteDeadline(earlier(hd, wdl));
+  // A server takes its slot once the client has spoken: a connection that
+  // sends nothing holds none (1,024 idle sockets would shut every client
+  // out), and is ended by the handshake timeout like any other.
+  if (server && !sniffed) hsErr = sniff();
   bool slot = false;
-  if (server && ctx) {
+  if (server && ctx && !hsErr) {
     // A slot among MaxHandshakes; waiting for one counts against the timeout.
     if (!ctx->slots.TrySend(std::monostate{})) {
       auto limit = earlier(hd, rdl);
@@ -874,15 +890,15 @@ std::error_code conn::handshake() {
       }
       if (timedOut) {
         hsErr = make_error_code(Errc::handshakeTimeout);
+        (void)nc.SetReadDeadline(rdl);
+        (void)nc.SetWriteDeadline(wdl);
         hsDone.store(true, std::memory_order_release);
         return hsErr;
       }
     }
     slot = true;
   }
-  (void)nc.SetReadDeadline(earlier(hd, rdl));
-  (void)nc.SetWriteDeadline(earlier(hd, wdl));
-  hsErr = runHandshake();
+  if (!hsErr) hsErr = runHandshake();
   if (slot) (void)ctx->slots.TryRecv();
   if (hsErr == net::ErrDeadlineExceeded && hd != net::Deadline{} && std::chrono::steady_clock::now() >= hd &&
       (rdl == net::Deadline{} || hd < rdl))
@@ -956,6 +972,14 @@ std::error_code conn::awaitInput(Conn& c) {
 
 std::error_code awaitInput(Conn& c) { return conn::awaitInput(c); }
 
+bool conn::holdsInput(Conn& c) noexcept {
+  if (!c.c_ || !c.c_->ssl) return false;
+  runtime::lockGuard g(&c.c_->mu);
+  return !c.c_->in.empty() || SSL_has_pending(c.c_->ssl) != 0;
+}
+
+bool holdsInput(Conn& c) noexcept { return conn::holdsInput(c); }
+
 }  // namespace detail
 
 namespace {
@@ -1005,11 +1029,20 @@ Conn Client(net::Conn c, const Config& cfg, std::string_view serverName) {
   auto d = newConn(std::move(c), cfg, false);
   if (d->ssl) {
     std::string name(cfg.ServerName.empty() ? serverName : std::string_view(cfg.ServerName));
+    if (!name.empty() && name.back() == '.') name.pop_back();  // "example.com." is example.com (Go)
     if (!name.empty() && !isIP(name)) SSL_set_tlsext_host_name(d->ssl, name.c_str());
-    if (!cfg.InsecureSkipVerify && !name.empty()) {
+    if (!cfg.InsecureSkipVerify) {
+      // Nothing to verify the certificate against would accept any
+      // trusted certificate for any host: Go refuses, and so do we.
+      if (name.empty() && !d->buildErr) d->buildErr = make_error_code(Errc::noServerName);
       X509_VERIFY_PARAM* p = SSL_get0_param(d->ssl);
-      if (isIP(name)) X509_VERIFY_PARAM_set1_ip_asc(p, name.c_str());
-      else SSL_set1_host(d->ssl, name.c_str());
+      if (name.empty()) {
+      } else if (isIP(name)) {
+        X509_VERIFY_PARAM_set1_ip_asc(p, name.c_str());
+      } else {
+        SSL_set_hostflags(d->ssl, kHostFlags);
+        SSL_set1_host(d->ssl, name.c_str());
+      }
     }
     if (auto& cache = d->ctx->cache) {
       // Go's key: the server name, else the address dialled.
@@ -1074,28 +1107,35 @@ net::IOResult Conn::write(std::string_view buf, bool last) {
   auto& d = *c_;
   std::lock_guard g(d.wmu);
   if (d.werr) return {0, d.werr};
+  // kWritePiece of plaintext per SSL_write, then out to the socket: a
+  // large write costs no more memory than one piece's records, and mu (a
+  // lock held for a call) is never held through megabytes of encryption.
+  constexpr size_t kWritePiece = 256 << 10;
   size_t done = 0;
-  while (done < buf.size()) {
-    int chunk = int(std::min<size_t>(buf.size() - done, 1 << 30));
-    auto [r, e, err] = d.call([&](SSL* s) { return SSL_write(s, buf.data() + done, chunk); });
-    if (r <= 0) {
-      d.werr = err ? err : std::make_error_code(std::errc::protocol_error);
-      return {done, d.werr};
+  for (;;) {
+    const size_t chunk = std::min(buf.size() - done, kWritePiece);
+    if (chunk > 0) {
+      auto [r, e, err] = d.call([&](SSL* s) { return SSL_write(s, buf.data() + done, int(chunk)); });
+      if (r <= 0) {
+        d.werr = err ? err : std::make_error_code(std::errc::protocol_error);
+        return {done, d.werr};
+      }
+      done += size_t(r);
     }
-    done += size_t(r);
+    const bool end = done == buf.size();
+    {
+      runtime::lockGuard l(&d.mu);
+      if (last && end) d.queueCloseNotify();  // it goes with the data
+      std::swap(d.out, d.sending);
+    }
+    auto [n, err] = last && end ? d.nc.WriteLast(d.sending) : d.nc.Write(d.sending);
+    d.sending.clear();
+    if (err) {
+      d.werr = err;
+      return {0, err};
+    }
+    if (end) return {buf.size(), {}};
   }
-  {
-    runtime::lockGuard l(&d.mu);
-    if (last) d.queueCloseNotify();  // it goes with the data
-    std::swap(d.out, d.sending);
-  }
-  auto [n, err] = last ? d.nc.WriteLast(d.sending) : d.nc.Write(d.sending);
-  d.sending.clear();
-  if (err) {
-    d.werr = err;
-    return {0, err};
-  }
-  return {buf.size(), {}};
 }
 
 namespace {

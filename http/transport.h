@@ -112,6 +112,9 @@ namespace ringo::tls::detail {
 void keepBuffers(Conn& c, bool keep) noexcept;
 // awaitInput parks until a Read of c has something to read (tls.cc).
 std::error_code awaitInput(Conn& c);
+// holdsInput: c has received bytes no Read has taken yet: ciphertext, or
+// plaintext inside OpenSSL (tls.cc).
+bool holdsInput(Conn& c) noexcept;
 }  // namespace ringo::tls::detail
 
 namespace ringo::http::detail {
@@ -154,8 +157,12 @@ class tlsTransport final : public transport {
   void close() noexcept override { (void)c_.Close(); }
   std::string remoteAddr() const override { return c_.RemoteAddr().String(); }
   // A record that came while idle (close_notify, an alert, anything) spoils
-  // it as well as a FIN does.
-  bool spoiled() const noexcept override { return peerSpoke(const_cast<tls::Conn&>(c_).NetConn().Fd()); }
+  // it as well as a FIN does, whether it is still in the socket or was
+  // received with the end of the last response.
+  bool spoiled() const noexcept override {
+    auto& c = const_cast<tls::Conn&>(c_);
+    return tls::detail::holdsInput(c) || peerSpoke(c.NetConn().Fd());
+  }
   std::error_code hijack(Hijacked& h) override {
     tls::detail::keepBuffers(c_, false);  // the new owner gets the default back
     h.tls = std::move(c_);

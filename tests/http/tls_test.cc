@@ -5,6 +5,7 @@
 // and wrk run against examples/https_hello in https_clients_test.py.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -462,6 +463,22 @@ TEST(TLS, MisconfigurationFailsAtStartWithTheReason) {
   auto cert = WriteTemp("cert.pem", PKI().leaf.CertPEM);
   auto key = WriteTemp("key.pem", PKI().leaf.KeyPEM);
   auto wrongKey = WriteTemp("wrong.pem", PKI().otherCA.KeyPEM);
+  // The leaf's key under a passphrase: a clear error, and no prompt on the
+  // terminal (OpenSSL's default without a callback).
+  auto encrypted = WriteTemp("encrypted.pem", [] {
+    BIO* in = BIO_new_mem_buf(PKI().leaf.KeyPEM.data(), int(PKI().leaf.KeyPEM.size()));
+    EVP_PKEY* k = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+    BIO* out = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(out, k, EVP_aes_128_cbc(), reinterpret_cast<const unsigned char*>("secret"), 6, nullptr,
+                             nullptr);
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(out, &data);
+    std::string pem(data, size_t(n));
+    BIO_free(out);
+    EVP_PKEY_free(k);
+    BIO_free(in);
+    return pem;
+  }());
   ringo::Run([&] {
     struct cas {
       std::string cert, key;
@@ -471,7 +488,8 @@ TEST(TLS, MisconfigurationFailsAtStartWithTheReason) {
     for (auto& k : {cas{"/nonexistent/cert.pem", key, std::make_error_code(std::errc::no_such_file_or_directory),
                         "/nonexistent/cert.pem"},
                     cas{cert, wrongKey, tls::make_error_code(tls::Errc::keyMismatch), "does not belong"},
-                    cas{key, key, tls::make_error_code(tls::Errc::badPEM), "no certificate"}}) {
+                    cas{key, key, tls::make_error_code(tls::Errc::badPEM), "no certificate"},
+                    cas{cert, encrypted, tls::make_error_code(tls::Errc::badPEM), "the private key is encrypted"}}) {
       auto log = std::make_shared<captureLog>();
       auto o = Opts(h);
       o.addr = "127.0.0.1:0";
@@ -490,6 +508,7 @@ TEST(TLS, MisconfigurationFailsAtStartWithTheReason) {
   std::remove(cert.c_str());
   std::remove(key.c_str());
   std::remove(wrongKey.c_str());
+  std::remove(encrypted.c_str());
 }
 
 // ---- bad TLS input: a clean close and one log line ----------------------------------
@@ -623,6 +642,64 @@ TEST(TLS, HandshakesPastMaxHandshakesWaitForASlot) {
     (void)holder.conn().Close();  // the holder's handshake fails: the slot frees
     auto [err, ok] = done.Recv();
     EXPECT_FALSE(err) << err.message();
+  });
+}
+
+// A connection that has sent nothing holds no handshake slot: idle sockets
+// cannot shut real clients out (the handshake timeout ends them).
+TEST(TLS, ASilentConnectionHoldsNoHandshakeSlot) {
+  routes h;
+  auto o = TLSOpts(h);
+  o.tls.MaxHandshakes = 1;
+  o.tls.HandshakeTimeout = 5s;
+  WithTLSServer(std::move(o), [&](const std::string& addr, http::Server&) {
+    rawClient silent(addr);
+    for (int i = 0; i < 1000 && http::ReadStats().conns_open < 1; i++) ringo::Sleep(1ms);
+    ASSERT_GE(http::ReadStats().conns_open, 1);
+    ringo::Sleep(20ms);  // its goroutine is parked where it waits for the client
+    const auto t0 = std::chrono::steady_clock::now();
+    tlsClient t(addr, ClientConfig());
+    ASSERT_FALSE(t.err()) << t.err().message();
+    // Not after the silent one's 5 s timeout freed a slot (a bound that
+    // only catches that wait).
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2500ms);
+    ASSERT_TRUE(t.Send(Get("/hello")));
+    EXPECT_EQ(t.Read().body, "Hello, World!");
+  });
+}
+
+// A server with tickets off resumes nothing, TLS 1.2 session IDs included.
+TEST(TLS, AServerWithTicketsOffResumesNoSession) {
+  routes h;
+  auto o = TLSOpts(h);
+  o.tls.SessionTicketsDisabled = true;
+  WithTLSServer(std::move(o), [&](const std::string& addr, http::Server&) {
+    for (uint16_t version : {tls::VersionTLS13, tls::VersionTLS12}) {
+      auto cfg = ClientConfig();
+      cfg.MaxVersion = version;
+      cfg.ClientSessionCache = tls::NewLRUClientSessionCache();
+      EXPECT_FALSE(resumes(addr, cfg)) << version;
+      EXPECT_FALSE(resumes(addr, cfg)) << version;
+    }
+  });
+}
+
+// A client must have a name to check the certificate against (Go refuses
+// too); a name with a trailing dot is the name without it.
+TEST(TLS, AClientWithoutANameToVerifyRefusesAndATrailingDotIsIgnored) {
+  routes h;
+  WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {
+    auto [nc, err] = net::Dial("tcp", addr);
+    ASSERT_FALSE(err) << err.message();
+    tls::Config noName = ClientConfig("");
+    auto c = tls::Client(std::move(nc), noName);
+    EXPECT_EQ(c.Handshake(), tls::make_error_code(tls::Errc::noServerName));
+    EXPECT_EQ(c.Handshake().message(),
+              "tls: either ServerName or InsecureSkipVerify must be specified in the tls.Config");
+    tlsClient dot(addr, ClientConfig("localhost."));
+    ASSERT_FALSE(dot.err()) << dot.err().message();
+    ASSERT_TRUE(dot.Send(Get("/hello")));
+    EXPECT_EQ(dot.Read().body, "Hello, World!");
   });
 }
 
