@@ -145,6 +145,17 @@ class rawClient : public basicClient<net::Conn> {
   }
 };
 
+// ExpectStatusThenClose reads one response, which must have status and
+// say "Connection: close", and then the server's close.
+template <class C>
+void ExpectStatusThenClose(basicClient<C>& c, int status) {
+  auto r = c.Read();
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(r.status, status);
+  EXPECT_EQ(r.header.Get("Connection"), "close");
+  EXPECT_TRUE(c.Closed());
+}
+
 // tlsClient dials addr in TLS with cfg (trusting cfg's CAs); err() says
 // whether the handshake failed.
 class tlsClient : public basicClient<tls::Conn> {
