@@ -243,6 +243,9 @@ std::error_code resolveLocation(const URL& base, std::string_view loc, URL& out)
           std::string(q == std::string_view::npos ? "" : loc.substr(q));
   }
   if (auto err = parseURL(abs, out)) return err == Errc::unsupportedScheme ? err : Errc::badLocation;
+  // A reference without an authority keeps the base's, userinfo included
+  // (Go's ResolveReference): the credentials go on to /x/ after /x.
+  if (!hasScheme(loc) && loc.substr(0, 2) != "//") out.User = base.User;
   return {};
 }
 
@@ -712,13 +715,16 @@ net::Result<std::unique_ptr<persistConn>> clientState::dial(const URL& u, const 
       (void)done.TrySend(dialed{std::move(dc), de});
     });
     bool cancelled = false, late = false;
+    std::optional<Timer> timer;  // stopped below: a dial must not leave a timer pending for dial_timeout
+    if (timeout > std::chrono::nanoseconds::zero()) timer.emplace(timeout);
     Select(Recv(done,
                 [&](dialed d, bool) {
                   c = std::move(d.c);
                   err = d.err;
                 }),
            Recv(x.ctx ? x.ctx->Done() : Chan<std::monostate>(nullptr), [&] { cancelled = true; }),
-           Recv(timeout > std::chrono::nanoseconds::zero() ? After(timeout) : Chan<Time>(nullptr), [&] { late = true; }));
+           Recv(timer ? timer->C : Chan<Time>(nullptr), [&] { late = true; }));
+    if (timer) timer->Stop();
     if (cancelled) return {nullptr, x.ctx->Err()};
     if (late) err = net::ErrDeadlineExceeded;
   }

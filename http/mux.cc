@@ -592,8 +592,10 @@ ServeMux::route ServeMux::find(const Request& r) const {
     slashed.push_back('/');
     if (tree::hit h2 = tree_->match(host, r.Method, slashed, rt.raw); h2.e != nullptr && h2.exact) {
       rt.k = route::redirect;
-      rt.location = location(connect ? detail::cleanPath(escaped) : std::string(path), true);
-      rt.pattern = rt.location.substr(0, rt.location.find('?'));  // the path that will match (Go: u.Path)
+      const std::string to = connect ? detail::cleanPath(escaped) : std::string(path);
+      rt.location = location(to, true);
+      std::string buf;
+      rt.pattern = std::string(unescaped(to, rt.raw, buf)) + '/';  // the path that will match, unescaped (Go: u.Path)
       return rt;
     }
   }

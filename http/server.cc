@@ -318,14 +318,16 @@ struct conn final : bodySource, Request::contextSource, ResponseWriter {
 
   ~conn() {
     if (bg) (void)t->setReadDeadline(kLongAgo);  // its goroutine holds what it needs
+    if (cancel) cancel();
     if (!hijacked && haveOut && outDone > 0) {
       // Goexit (or an exception) ended a handler while earlier pipelined
       // requests' answers still waited in out: they are finished, and go
       // out; the aborted request's partial answer behind them does not.
+      // Then the linger, so that requests still unread behind it do not
+      // turn the close into a reset that destroys those answers.
       out.resize(outDone);
-      (void)flushOut(Time{}, true);
+      if (flushOut(Time{}, true)) lingerClose();
     }
-    if (cancel) cancel();
     if (!hijacked) t->close();
     t->drop();
     if (haveOut) bufput(std::move(out));
@@ -1008,7 +1010,12 @@ void conn::finishResponse() {
   if (!wroteHeader) WriteHeader(StatusOK);
   if (!committed) {
     // The handler is done with a body it left unread: a small one is read
-    // away now, so that a failure shows as "Connection: close".
+    // away now, so that a failure shows as "Connection: close" — unless
+    // the connection closes after this answer anyway (commit's reasons:
+    // the client's or the handler's Connection: close, HTTP/1.0 without
+    // keep-alive, Shutdown), which then goes out at once.
+    if (srv->shutting.load(std::memory_order_relaxed) || req.Close || EqualFold(resHeader.Get("Connection"), "close"))
+      closeAfter = true;
     if (!bodyDone && !closeAfter && !(expectContinue && !sent100) &&
         req.ContentLength <= kMaxDrain + req.Body.BytesRead() && !discardBody(kMaxDrain))
       closeAfter = true;

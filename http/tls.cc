@@ -874,7 +874,8 @@ std::error_code conn::handshake() {
   // A server takes its slot once the client has spoken: a connection that
   // sends nothing holds none (1,024 idle sockets would shut every client
   // out), and is ended by the handshake timeout like any other.
-  if (server && !sniffed) hsErr = sniff();
+  if (buildErr) hsErr = buildErr;  // a Config that did not build: at once, not after the client speaks
+  else if (server && !sniffed) hsErr = sniff();
   bool slot = false;
   if (server && ctx && !hsErr) {
     // A slot among MaxHandshakes; waiting for one counts against the timeout.
@@ -1111,14 +1112,14 @@ net::IOResult Conn::write(std::string_view buf, bool last) {
   // large write costs no more memory than one piece's records, and mu (a
   // lock held for a call) is never held through megabytes of encryption.
   constexpr size_t kWritePiece = 256 << 10;
-  size_t done = 0;
+  size_t done = 0, sent = 0;  // encrypted, and sent
   for (;;) {
     const size_t chunk = std::min(buf.size() - done, kWritePiece);
     if (chunk > 0) {
       auto [r, e, err] = d.call([&](SSL* s) { return SSL_write(s, buf.data() + done, int(chunk)); });
       if (r <= 0) {
         d.werr = err ? err : std::make_error_code(std::errc::protocol_error);
-        return {done, d.werr};
+        return {sent, d.werr};
       }
       done += size_t(r);
     }
@@ -1131,9 +1132,11 @@ net::IOResult Conn::write(std::string_view buf, bool last) {
     auto [n, err] = last && end ? d.nc.WriteLast(d.sending) : d.nc.Write(d.sending);
     d.sending.clear();
     if (err) {
+      // What earlier pieces sent reached the peer; this piece did not (whole).
       d.werr = err;
-      return {0, err};
+      return {sent, err};
     }
+    sent = done;
     if (end) return {buf.size(), {}};
   }
 }

@@ -427,6 +427,10 @@ TEST(ServeMuxHandler, ReturnsTheHandlerAndPatternAndSetsPathValues) {
   Request rd = NewRequest("GET", "/dir");
   auto [h301, p301] = mux.Handler(rd);
   EXPECT_EQ(p301, "/dir/");
+  ServeMux spaced;
+  spaced.HandleFunc("/a%20b/", [](ResponseWriter&, Request&) {});
+  Request rs = NewRequest("GET", "/a%20b");
+  EXPECT_EQ(spaced.Handler(rs).second, "/a b/");  // unescaped, as Go's u.Path
   Recorder w301;
   h301->ServeHTTP(w301, rd);
   EXPECT_EQ(w301.code, 301);

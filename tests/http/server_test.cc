@@ -534,6 +534,22 @@ TEST(Server, ABodyThatEndsTheConnectionIsAnnouncedWithConnectionClose) {
   });
 }
 
+// When the connection closes after the answer anyway, a body the handler
+// left unread is not read away first: the answer goes at once (a client
+// that waits for an early 401 before sending the rest is not kept waiting).
+TEST(Server, AnUnreadBodyIsNotReadAwayWhenTheConnectionClosesAnyway) {
+  routes h;
+  h.extra = [&](http::ResponseWriter& w, http::Request&) { http::Error(w, "no", 401); };
+  WithServer(Opts(h), [&](const std::string& addr, http::Server&) {
+    rawClient c(addr);
+    ASSERT_TRUE(c.Send("POST /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 100000\r\n\r\n0123456789"));
+    auto r = c.Read();  // within rawClient's 10 s: the server would wait for the other 99,990 bytes
+    ASSERT_TRUE(r.ok);
+    EXPECT_EQ(r.status, 401);
+    EXPECT_EQ(r.header.Get("Connection"), "close");
+  });
+}
+
 // A body cut short by the client: ParseForm parses none of it, and every
 // Read keeps saying it was cut short (never a clean EOF).
 TEST(Server, AFormCutShortIsAnErrorAndNotParsed) {
