@@ -967,6 +967,7 @@ TEST(Client, CancellingTheContextEndsADial) {
     }
     ASSERT_LT(queued.size(), 16u) << "the accept queue never filled";
 
+    const int before = ringo::NumGoroutine();
     http::Client c({.dial_timeout = 3s});
     auto [ctx, cancel] = ringo::WithCancel(ringo::Background());
     auto [req, err] = http::NewRequestWithContext(ctx, "GET", "http://" + addr + "/");
@@ -983,6 +984,13 @@ TEST(Client, CancellingTheContextEndsADial) {
     http::Client t({.dial_timeout = 100ms});
     auto [tresp, terr] = t.Get("http://" + addr + "/");
     EXPECT_EQ(terr, http::Errc::dialTimeout) << terr.message();
+    // The abandoned dials end by themselves (their own deadline, or the
+    // reset the closed listener answers their next SYN with); wait for
+    // them, or Run would drop their goroutines and leak what they hold.
+    (void)ln.Close();
+    queued.clear();
+    for (int i = 0; i < 1000 && ringo::NumGoroutine() > before; i++) ringo::Sleep(10ms);
+    EXPECT_EQ(ringo::NumGoroutine(), before);
   });
 }
 
