@@ -1014,7 +1014,9 @@ void conn::finishResponse() {
     // the connection closes after this answer anyway (commit's reasons:
     // the client's or the handler's Connection: close, HTTP/1.0 without
     // keep-alive, Shutdown), which then goes out at once.
-    if (srv->shutting.load(std::memory_order_relaxed) || req.Close || EqualFold(resHeader.Get("Connection"), "close"))
+    // (Looked at only when a body is left: commit looks at them anyway.)
+    if (!bodyDone && (srv->shutting.load(std::memory_order_relaxed) || req.Close ||
+                      EqualFold(resHeader.Get("Connection"), "close")))
       closeAfter = true;
     if (!bodyDone && !closeAfter && !(expectContinue && !sent100) &&
         req.ContentLength <= kMaxDrain + req.Body.BytesRead() && !discardBody(kMaxDrain))
