@@ -124,6 +124,7 @@ class ringoCategory final : public std::error_category {
       case Errc::keyMismatch: return "tls: private key does not match public key";
       case Errc::protocolVersion: return "tls: no protocol version in common";
       case Errc::noServerName: return "tls: either ServerName or InsecureSkipVerify must be specified in the tls.Config";
+      case Errc::unexpectedEOF: return "tls: unexpected EOF: the connection ended inside a record";
     }
     return "tls: unknown error";
   }
@@ -745,6 +746,13 @@ struct conn {
     return {};
   }
 
+  // partialRecord: does OpenSSL hold the start of a record it has not
+  // been able to finish?
+  bool partialRecord() {
+    runtime::lockGuard g(&mu);
+    return !in.empty() || SSL_has_pending(ssl) != 0;
+  }
+
   // queueCloseNotify puts close_notify in out, once (mu held).
   void queueCloseNotify() {
     if (sentShutdown) return;
@@ -938,7 +946,14 @@ net::IOResult conn::read(char* p, size_t n) {
     if (e != SSL_ERROR_WANT_READ) readEnded = true;
     switch (e) {
       case SSL_ERROR_WANT_READ:
-        if (auto rerr = fill()) return {0, rerr};
+        if (auto rerr = fill()) {
+          // A FIN inside a record is a cut, not an end (Go's
+          // io.ErrUnexpectedEOF): a close-delimited body would otherwise
+          // read as complete. At a record boundary it is EOF, as in Go,
+          // close_notify or not.
+          if (rerr == net::ErrEOF && partialRecord()) return {0, make_error_code(Errc::unexpectedEOF)};
+          return {0, rerr};
+        }
         continue;
       case SSL_ERROR_ZERO_RETURN:
         return {0, net::ErrEOF};  // close_notify

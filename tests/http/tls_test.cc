@@ -234,6 +234,74 @@ TEST(TLS, EveryReadAfterCloseNotifyIsEOFWithoutAFin) {
   peer.join();
 }
 
+// A FIN from a peer that sent no close_notify: at a record boundary it is
+// EOF (as in Go), inside a record it is a cut the reader must hear about
+// (Go's io.ErrUnexpectedEOF), else a body that runs to the connection's
+// end would read as whole. The peer is OpenSSL on a thread, writing its
+// record through a memory BIO so that it can send a part of it.
+TEST(TLS, AFinInsideARecordIsAnErrorAndAtItsEndEOF) {
+  for (bool cut : {false, true}) {
+    std::thread peer;
+    ringo::Options o;
+    o.maxprocs = 1;
+    ringo::Run(
+        [&] {
+          auto [ln, lerr] = net::Listen("tcp", "127.0.0.1:0");
+          ASSERT_FALSE(lerr) << lerr.message();
+          const net::Addr la = ln.Address();
+          sockaddr_in a{};
+          std::memcpy(&a, &la.ss, sizeof a);
+          peer = std::thread([a, cut] {
+            int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            timeval tv{10, 0};  // a test that failed early must not leave this thread blocked
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+            ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a), 0);
+            SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+            SSL* s = SSL_new(ctx);
+            SSL_set_fd(s, fd);
+            EXPECT_EQ(SSL_connect(s), 1);
+            BIO* mem = BIO_new(BIO_s_mem());
+            SSL_set0_wbio(s, mem);  // the record stays here
+            EXPECT_EQ(SSL_write(s, "hello", 5), 5);
+            char* rec = nullptr;
+            long n = BIO_get_mem_data(mem, &rec);
+            EXPECT_GT(n, 5 + 5);  // header, "hello", the tag
+            const long send = cut ? n - 1 : n;
+            EXPECT_EQ(write(fd, rec, size_t(send)), send);
+            shutdown(fd, SHUT_WR);  // the FIN, no close_notify
+            char b[64];
+            while (read(fd, b, sizeof b) > 0) {
+            }  // until the server closes
+            SSL_free(s);
+            SSL_CTX_free(ctx);
+            close(fd);
+          });
+          auto [nc, aerr] = ln.Accept();
+          ASSERT_FALSE(aerr) << aerr.message();
+          tls::Config sc;
+          sc.Certificates = {PKI().leaf};
+          tls::Conn s = tls::Server(std::move(nc), sc);
+          ASSERT_FALSE(s.SetReadDeadline(std::chrono::steady_clock::now() + 10s));  // only a hang reaches it
+          char b[16];
+          if (cut) {
+            auto r = s.Read(b);
+            EXPECT_EQ(r.n, 0u);
+            EXPECT_EQ(r.err, tls::make_error_code(tls::Errc::unexpectedEOF)) << r.err.message();
+            EXPECT_EQ(s.Read(b).err, tls::make_error_code(tls::Errc::unexpectedEOF));  // and again
+          } else {
+            auto r = s.Read(b);
+            ASSERT_FALSE(r.err) << r.err.message();
+            EXPECT_EQ(std::string_view(b, r.n), "hello");
+            EXPECT_EQ(s.Read(b).err, net::ErrEOF);
+          }
+          (void)s.Close();
+        },
+        o);
+    peer.join();
+  }
+}
+
 TEST(TLS, StreamsLargeResponsesAndEchoesLargeBodies) {
   routes h;
   WithTLSServer(TLSOpts(h), [&](const std::string& addr, http::Server&) {

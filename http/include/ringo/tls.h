@@ -56,6 +56,7 @@ enum class Errc {
   keyMismatch,           // a private key that does not belong to its certificate
   protocolVersion,       // the peer offered no version in [MinVersion, MaxVersion]
   noServerName,          // a client with no name to verify and verification on
+  unexpectedEOF,         // the connection ended inside a record (a FIN at a record boundary is net::ErrEOF)
 };
 const std::error_category& RingoCategory() noexcept;  // "ringo.tls.config" for Errc
 inline std::error_code make_error_code(Errc e) noexcept { return {int(e), RingoCategory()}; }
