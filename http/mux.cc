@@ -37,6 +37,18 @@
 // is. With a (valid) RawPath, the walk splits RawPath and unescapes
 // segments and values.
 //
+// Registering while serving. Go guards its tree with an RWMutex, a read
+// lock per request. Here a request takes no lock: it reads a tree that
+// nobody changes any more. Until the first request, Handle changes the
+// one tree in place (start-up registration costs nothing extra). After
+// it, Handle builds the next tree from the current one, copying only the
+// nodes on the new pattern's path (the rest is shared), publishes it, and
+// keeps the old one: a request that began on it may still be walking it,
+// and nothing says when the last has left. So each Handle made while
+// serving keeps a path's worth of nodes (its segments' nodes with their
+// child lists) until the mux is destroyed. The first request takes mu_
+// once, so it cannot meet an in-place change half done.
+//
 // The mux's own answers, in Go's order: the trailing-slash redirect (when
 // "/x" matches nothing exactly but "/x/" does), the clean-path redirect
 // (for "//", "." and "..", except CONNECT), then 405 with Allow when some
@@ -359,18 +371,19 @@ std::string_view unescaped(std::string_view s, bool raw, std::string& buf) {
 // ---- the tree ----------------------------------------------------------------
 
 // One position in a path trie: the patterns that end here, and the
-// children by next segment. Written by Handle only.
+// children by next segment. Written by Handle only, and once a request
+// may read it, never again (nodes are shared between trees; see the top).
 struct ServeMux::tree {
   struct node {
     const entry* end = nullptr;    // the path ends here: "/a"
     const entry* slash = nullptr;  // ends here with "/{$}": "/a/{$}"
     const entry* rest = nullptr;   // "/a/" or "/a/{r...}": takes a non-empty rest
-    std::vector<std::pair<std::string, std::unique_ptr<node>>> lits;  // sorted by literal
-    std::unique_ptr<node> wild;  // "/a/{x}"
+    std::vector<std::pair<std::string, std::shared_ptr<node>>> lits;  // sorted by literal
+    std::shared_ptr<node> wild;  // "/a/{x}"
   };
   struct methodTrie {
     std::string method;  // "" for patterns without one
-    node root;
+    std::shared_ptr<node> root;
   };
   struct hostTable {
     std::string host;  // "" for hostless patterns
@@ -393,32 +406,37 @@ struct ServeMux::tree {
   static const node* findMethod(const hostTable* t, std::string_view m) noexcept {
     if (t == nullptr) return nullptr;
     for (const auto& mt : t->methods)
-      if (mt.method == m) return &mt.root;
+      if (mt.method == m) return mt.root.get();
     return nullptr;
   }
 
-  void insert(const entry* e) {
+  // insert adds e. With `copy`, the nodes on e's path are copied before
+  // they change, and the copies replace them in this tree only: the tree
+  // this one was copied from, which shares them, stays as it was.
+  void insert(const entry* e, bool copy) {
+    auto own = [copy](std::shared_ptr<node>& n) {
+      if (!n) n = std::make_shared<node>();
+      else if (copy) n = std::make_shared<node>(*n);
+      return n.get();
+    };
     const muxPattern& p = e->pat;
     auto ht = std::find_if(hosts.begin(), hosts.end(), [&](const hostTable& t) { return t.host == p.host; });
     if (ht == hosts.end()) ht = hosts.insert(hosts.end(), hostTable{p.host, {}});
     auto mt = std::find_if(ht->methods.begin(), ht->methods.end(),
                            [&](const methodTrie& t) { return t.method == p.method; });
     if (mt == ht->methods.end()) mt = ht->methods.insert(ht->methods.end(), methodTrie{p.method, {}});
-    node* n = &mt->root;
+    node* n = own(mt->root);
     const entry** slot = nullptr;
     for (const muxSegment& seg : p.segs) {
       switch (seg.kind) {
         case segKind::literal: {
           auto it = std::lower_bound(n->lits.begin(), n->lits.end(), seg.s,
                                      [](const auto& kv, const std::string& k) { return kv.first < k; });
-          if (it == n->lits.end() || it->first != seg.s) it = n->lits.emplace(it, seg.s, std::make_unique<node>());
-          n = it->second.get();
+          if (it == n->lits.end() || it->first != seg.s) it = n->lits.emplace(it, seg.s, nullptr);
+          n = own(it->second);
           break;
         }
-        case segKind::wild:
-          if (!n->wild) n->wild = std::make_unique<node>();
-          n = n->wild.get();
-          break;
+        case segKind::wild: n = own(n->wild); break;
         case segKind::dollar: slot = &n->slash; break;
         case segKind::rest: slot = &n->rest; break;
       }
@@ -484,8 +502,8 @@ struct ServeMux::tree {
     for (const hostTable* t : tables) {
       if (t == nullptr) continue;
       for (const auto& mt : t->methods)
-        if (!mt.method.empty() &&
-            (walk(&mt.root, path, raw).e != nullptr || (!slashed.empty() && walk(&mt.root, slashed, raw).e != nullptr)))
+        if (!mt.method.empty() && (walk(mt.root.get(), path, raw).e != nullptr ||
+                                   (!slashed.empty() && walk(mt.root.get(), slashed, raw).e != nullptr)))
           out.push_back(mt.method);
     }
     if (std::find(out.begin(), out.end(), "GET") != out.end()) out.push_back("HEAD");
@@ -523,7 +541,10 @@ class ownAnswers final : public Handler {
 }  // namespace
 
 // The tree starts empty; own_ points back at this mux, which never moves.
-ServeMux::ServeMux() : tree_(std::make_unique<tree>()), own_(std::make_unique<ownAnswers>(*this)) {}
+ServeMux::ServeMux() : own_(std::make_unique<ownAnswers>(*this)) {
+  trees_.push_back(std::make_unique<tree>());
+  tree_.store(trees_.back().get(), std::memory_order_release);
+}
 
 ServeMux::~ServeMux() = default;
 
@@ -531,6 +552,7 @@ void ServeMux::Handle(std::string_view pattern, std::shared_ptr<http::Handler> h
   if (pattern.empty()) throw std::invalid_argument("http: invalid pattern");
   if (!h) throw std::invalid_argument("http: nil handler");
   auto e = std::make_unique<entry>(entry{parsePattern(pattern), std::move(h)});
+  std::lock_guard g(mu_);
   // Registration is start-up work: comparing with every pattern of the same
   // host is simpler than Go's index and fast enough for thousands.
   for (const auto& old : entries_) {
@@ -540,8 +562,25 @@ void ServeMux::Handle(std::string_view pattern, std::shared_ptr<http::Handler> h
     const rel r = combine(m, comparePaths(e->pat, old->pat));
     if (r == rel::equivalent || r == rel::overlaps) throw std::invalid_argument(describeConflict(e->pat, old->pat));
   }
-  tree_->insert(e.get());
+  if (!served_.load(std::memory_order_relaxed)) {
+    trees_.back()->insert(e.get(), false);  // nobody reads it yet
+  } else {
+    auto next = std::make_unique<tree>(*trees_.back());
+    next->insert(e.get(), true);
+    tree_.store(next.get(), std::memory_order_release);
+    trees_.push_back(std::move(next));  // the old ones stay for requests still walking them
+  }
   entries_.push_back(std::move(e));
+}
+
+// current is the tree a request reads. The first request waits for a
+// Handle in progress and marks the mux served, after which Handle copies.
+const ServeMux::tree* ServeMux::current() const {
+  if (!served_.load(std::memory_order_acquire)) {
+    std::lock_guard g(mu_);
+    served_.store(true, std::memory_order_release);
+  }
+  return tree_.load(std::memory_order_acquire);
 }
 
 void ServeMux::Handle(std::string_view pattern, http::Handler& h) {
@@ -584,13 +623,14 @@ ServeMux::route ServeMux::find(const Request& r) const {
     path = cleaned;
   }
 
-  tree::hit h = tree_->match(host, r.Method, path, rt.raw);
+  const tree* t = current();
+  tree::hit h = t->match(host, r.Method, path, rt.raw);
   // "/tree" matching nothing exactly, while "/tree/" would: redirect there.
   // (An empty path, CONNECT's authority form, is left alone.)
   if (!h.exact && !path.empty() && path.back() != '/') {
     std::string slashed(path);
     slashed.push_back('/');
-    if (tree::hit h2 = tree_->match(host, r.Method, slashed, rt.raw); h2.e != nullptr && h2.exact) {
+    if (tree::hit h2 = t->match(host, r.Method, slashed, rt.raw); h2.e != nullptr && h2.exact) {
       rt.k = route::redirect;
       const std::string to = connect ? detail::cleanPath(escaped) : std::string(path);
       rt.location = location(to, true);
@@ -611,7 +651,7 @@ ServeMux::route ServeMux::find(const Request& r) const {
     rt.path = escaped;  // == path: a cleaned copy would have redirected above
     return rt;
   }
-  const auto methods = tree_->allowed(host, path, rt.raw);
+  const auto methods = t->allowed(host, path, rt.raw);
   if (!methods.empty()) {
     rt.k = route::notAllowed;
     for (std::string_view m : methods) {

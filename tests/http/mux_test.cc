@@ -6,7 +6,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <new>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "recorder.h"
@@ -481,6 +483,66 @@ TEST(ServeMux, ManyPatternsStillPickTheRightOne) {
   Request r = NewRequest("GET", "/r173/abc");
   mux.ServeHTTP(w, r);
   EXPECT_EQ(got, "GET /r173/{id}=abc");
+}
+
+// Handle while requests are served, as Go allows: readers on two threads
+// route requests against the patterns registered so far while the main
+// thread adds more under a shared prefix (so each Handle copies nodes
+// that readers are walking). Every answer must be the registered
+// pattern's or a 404 for one not there yet, and nothing registered before
+// a request began may be missing from it. (The tsan build checks the
+// races.)
+TEST(ServeMux, HandleWhileServingIsSafe) {
+  ServeMux mux;
+  mux.HandleFunc("GET /fixed/{x}", [](ResponseWriter& w, Request& r) { (void)w.Write(r.PathValue("x")); });
+  constexpr int kPatterns = 200;
+  std::atomic<int> registered{0};  // patterns 0..registered-1 are in
+  std::atomic<bool> done{false};
+  std::atomic<long> wrong{0}, served{0};
+  auto reader = [&](unsigned seed) {
+    Recorder w0;
+    Request r0 = NewRequest("GET", "/fixed/a");
+    mux.ServeHTTP(w0, r0);  // the mux is served from here on
+    if (w0.body != "a") wrong++;
+    while (!done.load()) {
+      seed = seed * 1103515245 + 12345;
+      const int k = int((seed >> 8) % kPatterns);
+      const int before = registered.load();
+      Recorder w;
+      Request r = NewRequest("GET", "/r/" + std::to_string(k) + "/v");
+      mux.ServeHTTP(w, r);
+      if (w.code == 200) {
+        if (w.body != "GET /r/" + std::to_string(k) + "/{id} v") wrong++;
+        served++;
+      } else if (w.code != 404 || k < before) {
+        wrong++;
+      }
+    }
+  };
+  std::thread a(reader, 1u), b(reader, 2u);
+  // Wait (bounded) for a reader to have served the mux, so Handle copies.
+  Recorder w;
+  Request r = NewRequest("GET", "/fixed/b");
+  mux.ServeHTTP(w, r);
+  for (int i = 0; i < kPatterns; i++) {
+    std::string p = "GET /r/" + std::to_string(i) + "/{id}";
+    mux.HandleFunc(p, [p](ResponseWriter& w, Request& r) { (void)w.Write(p + " " + std::string(r.PathValue("id"))); });
+    registered.store(i + 1);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (served.load() < 1000 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  done = true;
+  a.join();
+  b.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GE(served.load(), 1000);
+  for (int i = 0; i < kPatterns; i += 37) {  // and every one is there at the end
+    Recorder wi;
+    Request ri = NewRequest("GET", "/r/" + std::to_string(i) + "/z");
+    mux.ServeHTTP(wi, ri);
+    EXPECT_EQ(wi.body, "GET /r/" + std::to_string(i) + "/{id} z");
+  }
+  EXPECT_EQ(w.body, "b");
 }
 
 TEST(ServeMux, NestedMuxesSeeTheirOwnPatterns) {

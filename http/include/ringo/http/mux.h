@@ -7,8 +7,10 @@
 //   mux.HandleFunc("api.example.com/", api);      // a host pattern
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,8 +48,10 @@ struct muxPattern;  // a parsed pattern (mux.cc)
 // "." or ".." segments or doubled slashes (except CONNECT).
 //
 // The matched wildcards are read with Request::PathValue, the pattern with
-// Request::Pattern. Registration is meant for start-up; ServeHTTP may run
-// on many goroutines at once, but Handle must not race with it.
+// Request::Pattern. ServeHTTP may run on many goroutines at once, and
+// Handle may be called at any time, while serving too (as in Go); a request
+// takes no lock. A pattern registered while serving costs a copy of the
+// routing nodes on its path, kept until the mux is destroyed (mux.cc).
 class ServeMux final : public Handler {
  public:
   ServeMux();
@@ -77,10 +81,14 @@ class ServeMux final : public Handler {
   struct tree;   // the patterns arranged for matching: host, method, path trie
   struct route;  // what a request matched, or which answer the mux gives itself
   route find(const Request& r) const;
+  const tree* current() const;
   void serve(const route& rt, ResponseWriter& w, Request& r);
 
-  std::vector<std::unique_ptr<entry>> entries_;  // in registration order
-  std::unique_ptr<tree> tree_;
+  mutable std::mutex mu_;  // Handle; the first request (current)
+  std::vector<std::unique_ptr<entry>> entries_;  // in registration order (mu_)
+  std::vector<std::unique_ptr<tree>> trees_;     // every tree published, the current last (mu_)
+  std::atomic<const tree*> tree_{nullptr};       // the current tree: what requests read
+  mutable std::atomic<bool> served_{false};      // a request has read tree_: Handle copies
   std::unique_ptr<http::Handler> own_;  // what Handler() returns for a 405 or a redirect
 };
 
