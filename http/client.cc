@@ -789,7 +789,27 @@ std::error_code writeRequest(transport& t, const ClientRequest& req, Reader* bod
     out += f.value;
     out += "\r\n";
   }
-  const bool hasBody = body != nullptr && *body;
+  // The body's first piece is read before the framing is chosen: a body of
+  // unknown length that ends at once is no body (Go's probe), not an empty
+  // chunked one, which some servers refuse (411).
+  bool hasBody = body != nullptr && *body;
+  std::string buf;
+  net::IOResult first{};
+  if (hasBody) {
+    // A small body is read in one call (plus the one that says EOF).
+    buf.assign(req.ContentLength > 0 ? size_t(std::min<int64_t>(kWriteChunk, req.ContentLength + 1)) : kWriteChunk,
+               '\0');
+    first = (*body)(std::span<char>(buf.data(), buf.size()));
+    if (first.n > buf.size()) {  // a Reader that lies
+      bodyFault = true;
+      return Errc::requestBodyLength;
+    }
+    if (first.err && first.err != net::ErrEOF) {
+      bodyFault = true;
+      return first.err;
+    }
+    if (first.n == 0 && first.err == net::ErrEOF && req.ContentLength <= 0) hasBody = false;
+  }
   const bool chunked = hasBody && req.ContentLength <= 0;
   if (chunked) {
     out += "Transfer-Encoding: chunked\r\n";
@@ -806,12 +826,9 @@ std::error_code writeRequest(transport& t, const ClientRequest& req, Reader* bod
   out += "\r\n";
   if (!hasBody) return send(out);
 
-  // A small body is read in one call (plus the one that says EOF).
-  std::string buf(req.ContentLength > 0 ? size_t(std::min<int64_t>(kWriteChunk, req.ContentLength + 1)) : kWriteChunk,
-                  '\0');
   int64_t sent = 0;
-  for (;;) {
-    auto [n, e] = (*body)(std::span<char>(buf.data(), buf.size()));
+  for (bool firstPiece = true;; firstPiece = false) {
+    auto [n, e] = firstPiece ? first : (*body)(std::span<char>(buf.data(), buf.size()));
     bodyFault = true;
     if (n > buf.size()) return Errc::requestBodyLength;  // a Reader that lies
     if (e && e != net::ErrEOF) return e;
