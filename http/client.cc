@@ -703,15 +703,16 @@ net::Result<std::unique_ptr<persistConn>> clientState::dial(const URL& u, const 
     // timeout end the wait whatever the dial is doing: the timeout must
     // bound the name lookup too, which net::Dial's deadline does not
     // cover (getaddrinfo cannot be interrupted). A dial the caller left
-    // finishes alone, and a connection nobody wants closes with the
-    // channel's last handle.
+    // ends with the Context (net::DialContext stops its connect) or its
+    // timeout, and a connection nobody wants closes with the channel's
+    // last handle.
     struct dialed {
       net::Conn c;
       std::error_code err;
     };
     Chan<dialed> done(1);
-    Go([done, addr = hostPort(u), timeout] {
-      auto [dc, de] = net::Dial("tcp", addr, timeout);
+    Go([done, addr = hostPort(u), timeout, ctx = x.ctx ? *x.ctx : Background()] {
+      auto [dc, de] = net::DialContext(ctx, "tcp", addr, timeout);
       (void)done.TrySend(dialed{std::move(dc), de});
     });
     bool cancelled = false, late = false;

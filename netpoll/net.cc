@@ -22,8 +22,11 @@
 #include "../runtime/lock.h"
 #include "netpoll.h"
 #include "ringo/blocking.h"
+#include "ringo/context.h"
+#include "ringo/go.h"
 #include "ringo/net.h"
 #include "ringo/sync.h"
+#include "ringo/waitgroup.h"
 
 namespace ringo::net {
 
@@ -500,10 +503,58 @@ Result<Listener> Listen(std::string_view network, std::string_view address, cons
 }
 
 Result<Conn> Dial(std::string_view network, std::string_view address, std::chrono::nanoseconds timeout) {
+  return DialContext(Background(), network, address, timeout);
+}
+
+namespace {
+// interrupt ends pd's connect when ctx is done, as Go's connect does: a
+// goroutine waits for ctx.Done or for stop() and expires the write side.
+// For a context that can end only; stop() returns once the watcher has
+// left, and says whether it fired.
+class interrupt {
+ public:
+  interrupt(const Context& ctx, netpoll::pollDesc* pd) {
+    Chan<std::monostate> done = ctx.Done();
+    if (!done) return;  // Background: never ends
+    watching_ = true;
+    wg_.Add(1);
+    Go([this, done, pd] {
+      Select(Recv(done, [&] {
+               fired_ = true;
+               netpoll::pdsetdeadline(pd, netpoll::kWrite, 1);  // long past: the connect fails now
+             }),
+             Recv(stop_));
+      wg_.Done();
+    });
+  }
+  bool stop() {
+    if (!watching_) return false;
+    stop_.Close();
+    wg_.Wait();
+    watching_ = false;
+    return fired_;
+  }
+  ~interrupt() { (void)stop(); }
+
+ private:
+  bool watching_ = false;
+  bool fired_ = false;  // the watcher's, read after wg_.Wait
+  Chan<std::monostate> stop_;
+  WaitGroup wg_;
+};
+}  // namespace
+
+Result<Conn> DialContext(const Context& ctx, std::string_view network, std::string_view address,
+                         std::chrono::nanoseconds timeout) {
   if (!netpoll::current) return {{}, noPoller()};
+  if (auto e = ctx.Err()) return {{}, e};
   bool isUnix, ok;
   const int family = networkFamily(network, isUnix, ok);
   if (!ok) return {{}, make_error_code(Errc::unknownNetwork)};
+  // The timeout counts from here, the name lookup included (Go's); the
+  // lookup cannot be interrupted, but a dial it made late fails after it.
+  Deadline deadline = timeout.count() > 0 ? std::chrono::steady_clock::now() + timeout : Deadline{};
+  if (auto d = ctx.Deadline(); d && (deadline == Deadline{} || *d < deadline)) deadline = *d;
   std::vector<Addr> addrs;
   if (isUnix) {
     Addr a;
@@ -512,9 +563,9 @@ Result<Conn> Dial(std::string_view network, std::string_view address, std::chron
   } else {
     std::string host, port;
     if (auto e = SplitHostPort(address, host, port)) return {{}, e};
-    if (auto e = resolve(host.empty() ? "127.0.0.1" : host, port, family, false, addrs)) return {{}, e};
+    if (auto e = resolve(host.empty() ? (family == AF_INET6 ? "::1" : "127.0.0.1") : host, port, family, false, addrs)) return {{}, e};
+    if (auto e = ctx.Err()) return {{}, e};  // ended during the lookup
   }
-  const Deadline deadline = timeout.count() > 0 ? std::chrono::steady_clock::now() + timeout : Deadline{};
   std::error_code last;
   for (size_t i = 0; i < addrs.size(); i++) {
     const Addr& a = addrs[i];
@@ -542,7 +593,12 @@ Result<Conn> Dial(std::string_view network, std::string_view address, std::chron
     }
     Conn conn(c);
     if (until != Deadline{}) netpoll::pdsetdeadline(c->pd, netpoll::kWrite, toNanotime(until));
-    int64_t rc = netpoll::current->connect(c->pd, reinterpret_cast<const sockaddr*>(&a.ss), a.len);
+    int64_t rc;
+    {
+      interrupt in(ctx, c->pd);
+      rc = netpoll::current->connect(c->pd, reinterpret_cast<const sockaddr*>(&a.ss), a.len);
+      if (in.stop()) return {{}, ctx.Err()};  // conn closes as it goes
+    }
     if (rc == 0) {
       if (until != Deadline{}) netpoll::pdsetdeadline(c->pd, netpoll::kWrite, 0);
       if (!isUnix) setNoDelay(fd);

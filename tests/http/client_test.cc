@@ -1012,6 +1012,10 @@ TEST(Client, CancellingTheContextEndsADial) {
     auto [resp, derr] = c.Do(std::move(req));
     EXPECT_EQ(derr, ringo::ContextError::Canceled) << derr.message();
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms);  // catches a wait for the dial timeout
+    // The abandoned dial itself ends with the Context, not at its 3 s
+    // timeout (the bound catches that wait).
+    for (int i = 0; i < 150 && ringo::NumGoroutine() > before; i++) ringo::Sleep(10ms);
+    EXPECT_EQ(ringo::NumGoroutine(), before) << "the abandoned dial still runs";
     // The dial timeout ends a dial too (and would bound a name lookup).
     http::Client t({.dial_timeout = 100ms});
     auto [tresp, terr] = t.Get("http://" + addr + "/");

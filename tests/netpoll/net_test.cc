@@ -654,6 +654,57 @@ TEST(Addr, DialErrorsAreValues) {
   });
 }
 
+// DialContext: cancelling the context ends a connect in progress at once
+// (SYNs to a listener whose accept queue is full are dropped and resent
+// for seconds) with the context's error, and its socket is closed; a
+// context already done dials nothing; its deadline bounds the dial.
+TEST(Addr, DialContextEndsAConnectWhenTheContextEnds) {
+  RunP(1, [] {
+    net::ListenConfig lc;
+    lc.backlog = 1;
+    auto [ln, lerr] = net::Listen("tcp", "127.0.0.1:0", lc);
+    ASSERT_FALSE(lerr) << lerr.message();
+    const std::string addr = ln.Address().String();
+    std::vector<net::Conn> queued;  // never accepted: they fill the queue
+    for (int i = 0; i < 16; i++) {
+      auto [qc, qerr] = net::Dial("tcp", addr, 200ms);
+      if (qerr) break;  // the queue is full: this dial's SYNs were dropped
+      queued.push_back(std::move(qc));
+    }
+    ASSERT_LT(queued.size(), 16u) << "the accept queue never filled";
+    const int fds = OpenFds();
+
+    auto [ctx, cancel] = ringo::WithCancel(ringo::Background());
+    ringo::Go([cancel] {
+      ringo::Sleep(50ms);
+      cancel();
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    auto [c, err] = net::DialContext(ctx, "tcp", addr, 10s);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(err, ringo::ContextError::Canceled) << err.message();
+    EXPECT_GE(took, 50ms);  // never before the cancel
+    EXPECT_LT(took, 5s);    // catches a wait for the 10 s timeout
+    EXPECT_EQ(OpenFds(), fds);  // the socket is closed
+    EXPECT_EQ(net::DialContext(ctx, "tcp", addr).err, ringo::ContextError::Canceled);
+
+    auto [tctx, tcancel] = ringo::WithTimeout(ringo::Background(), 100ms);
+    const auto t1 = std::chrono::steady_clock::now();
+    auto [tc, terr] = net::DialContext(tctx, "tcp", addr);
+    EXPECT_TRUE(terr == net::ErrDeadlineExceeded || terr == ringo::ContextError::DeadlineExceeded) << terr.message();
+    EXPECT_GE(std::chrono::steady_clock::now() - t1, 100ms);
+    tcancel();
+    EXPECT_EQ(OpenFds(), fds);
+
+    // A context that never ends dials as Dial does.
+    (void)ln.Close();
+    queued.clear();
+    auto [ln2, addr2] = LocalListener();
+    auto [ok, okerr] = net::DialContext(ringo::Background(), "tcp", addr2);
+    EXPECT_FALSE(okerr) << okerr.message();
+  });
+}
+
 TEST(Addr, SplitHostPortAsGo) {
   std::string h, p;
   EXPECT_FALSE(net::SplitHostPort("[::1]:80", h, p));

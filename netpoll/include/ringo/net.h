@@ -36,6 +36,10 @@
 #include <string_view>
 #include <system_error>
 
+namespace ringo {
+class Context;  // ringo/context.h
+}
+
 namespace ringo::net {
 
 // ---- errors ---------------------------------------------------------------
@@ -204,7 +208,7 @@ class Conn {
   enum class writeEnd { none, more, fin };
   IOResult write(std::string_view buf, writeEnd end);
   friend class Listener;
-  friend Result<Conn> Dial(std::string_view, std::string_view, std::chrono::nanoseconds);
+  friend Result<Conn> DialContext(const Context&, std::string_view, std::string_view, std::chrono::nanoseconds);
   explicit Conn(detail::conn* c) noexcept : c_(c) {}
   detail::conn* c_ = nullptr;
 };
@@ -298,6 +302,13 @@ Result<Listener> Listen(std::string_view network, std::string_view address,
 // resolve is Errc::noSuchHost. TCP_NODELAY is on.
 Result<Conn> Dial(std::string_view network, std::string_view address,
                   std::chrono::nanoseconds timeout = {});
+// DialContext is Dial bounded by ctx too (Go's Dialer.DialContext): its
+// deadline counts as the timeout's, and cancelling it ends a connect in
+// progress at once (the socket is closed) and returns ctx.Err(). The name
+// lookup cannot be interrupted; its result is dropped if ctx ended during
+// it.
+Result<Conn> DialContext(const Context& ctx, std::string_view network, std::string_view address,
+                         std::chrono::nanoseconds timeout = {});
 
 // SplitHostPort splits "host:port", "[v6]:port" or ":port" (Go's).
 std::error_code SplitHostPort(std::string_view hostport, std::string& host, std::string& port);
