@@ -1,14 +1,16 @@
 // context.cc — Context: a tree of cancellable nodes.
 //
 // Each cancellable node has a Done channel, an error, and the children that
-// must be cancelled with it; the parent holds its children (as Go's
-// cancelCtx does) until they are cancelled, which is why cancel must always
-// be called. A node's std::mutex guards err and children and is never held
+// must be cancelled with it; the parent lists its children (as Go's
+// cancelCtx does) until they are cancelled or freed, which is why cancel
+// should always be called (an uncancelled child of a long-lived parent
+// stays listed, and its timer runs, until it is freed). A node's std::mutex guards err and children and is never held
 // across a park: cancel only closes a channel, which readies waiters and
 // never blocks, so cancel works from a timer, a foreign thread, anywhere.
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "ringo/context.h"
 
@@ -45,22 +47,36 @@ struct ctxNode : std::enable_shared_from_this<ctxNode> {
 
   std::mutex mu;
   std::error_code err;  // mu
-  std::unordered_map<ctxNode*, std::shared_ptr<ctxNode>> children;  // mu
+  // The children to cancel with this node (mu). Weak: a parent does not
+  // keep a child alive (a child keeps its parent), so a subtree nobody
+  // holds is freed even if its cancel was never called, as Go's GC frees
+  // it; a child that goes leaves the map in its destructor.
+  std::unordered_map<ctxNode*, std::weak_ptr<ctxNode>> children;
   std::optional<Timer> timer;  // mu; the deadline's
 
+  ~ctxNode() {
+    if (cancellable) detach();
+  }
+
   // cancel closes done and cancels the children; the first call wins.
+  // As in Go, all of it happens under mu, so an Err that says cancelled
+  // means Done is closed and every descendant is cancelled too.
   void cancel(std::error_code why, bool removeFromParent) {
-    std::unordered_map<ctxNode*, std::shared_ptr<ctxNode>> kids;
+    std::vector<std::shared_ptr<ctxNode>> kids;  // released after mu: a last reference runs ~ctxNode, which locks mu
     std::optional<Timer> t;
     {
       std::lock_guard g(mu);
       if (err) return;
       err = why;
-      kids.swap(children);
+      done.Close();
+      for (auto& [raw, weak] : children)
+        if (auto kid = weak.lock()) {
+          kid->cancel(why, false);  // lock order: parent, then child
+          kids.push_back(std::move(kid));
+        }
+      children.clear();
       t.swap(timer);
     }
-    done.Close();
-    for (auto& [raw, kid] : kids) kid->cancel(why, false);
     if (t) t->Stop();
     if (removeFromParent) detach();
   }
@@ -86,7 +102,7 @@ struct ctxNode : std::enable_shared_from_this<ctxNode> {
       if (p->err)
         perr = p->err;
       else
-        p->children.emplace(this, shared_from_this());
+        p->children.emplace(this, weak_from_this());
     }
     if (perr) cancel(perr, false);
   }
@@ -125,13 +141,13 @@ std::pair<Context, CancelFunc> WithDeadline(const Context& parent, Time d) {
   auto [ctx, cancel] = WithCancel(parent);
   runtime::ctxNode* n = ctx.n_.get();
   n->deadline = d;
-  const auto left = d - std::chrono::steady_clock::now();
-  if (left <= std::chrono::nanoseconds(0)) {
+  const Time now = std::chrono::steady_clock::now();
+  if (d <= now) {  // (d - now would overflow for a d far in the past)
     n->cancel(ContextError::DeadlineExceeded, true);
     return {std::move(ctx), std::move(cancel)};
   }
   std::weak_ptr<runtime::ctxNode> weak = ctx.n_;
-  Timer t = AfterFunc(left, [weak] {
+  Timer t = AfterFunc(d - now, [weak] {
     if (auto node = weak.lock()) node->cancel(ContextError::DeadlineExceeded, true);
   });
   {
@@ -146,7 +162,11 @@ std::pair<Context, CancelFunc> WithDeadline(const Context& parent, Time d) {
 }
 
 std::pair<Context, CancelFunc> WithTimeout(const Context& parent, std::chrono::nanoseconds timeout) {
-  return WithDeadline(parent, std::chrono::steady_clock::now() + timeout);
+  // Saturating, as Go's Time.Add: a timeout past the clock's end is none.
+  const Time now = std::chrono::steady_clock::now();
+  const auto room = std::chrono::duration_cast<std::chrono::nanoseconds>(Time::max() - now);
+  if (timeout <= std::chrono::nanoseconds::zero()) return WithDeadline(parent, now);
+  return WithDeadline(parent, timeout >= room ? Time::max() : now + std::chrono::duration_cast<Time::duration>(timeout));
 }
 
 }  // namespace ringo

@@ -159,9 +159,10 @@ void Sleep(std::chrono::nanoseconds d) {
   if (d.count() <= 0) return;
   G* gp = getg();
   if (gp == nullptr) fatal("Sleep: not on a goroutine");
-  const int64_t now = nanotime();
-  int64_t when = now + d.count();
-  if (when < now) when = std::numeric_limits<int64_t>::max();  // saturate, as Go's when() does
+  // Saturating, as Go's when(): a signed overflow is undefined, and the
+  // compiler drops an after-the-fact check for it.
+  int64_t when;
+  if (__builtin_add_overflow(nanotime(), d.count(), &when)) when = std::numeric_limits<int64_t>::max();
   gp->sleepTimer.when = when;
   gp->sleepTimer.f = goroutineReady;
   gp->sleepTimer.arg = gp;

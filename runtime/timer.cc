@@ -49,10 +49,11 @@ P* currentP(const char* what) {
 }
 
 int64_t deadline(std::chrono::nanoseconds d) {
-  const int64_t now = nanotime();
   const int64_t delta = d.count() > 0 ? d.count() : 0;
-  int64_t when = now + delta;
-  if (when < now) when = INT64_MAX;  // saturate, as Go's when() does
+  int64_t when;
+  // Saturating, as Go's when(): a signed overflow is undefined, and the
+  // compiler drops an after-the-fact check for it.
+  if (__builtin_add_overflow(nanotime(), delta, &when)) when = INT64_MAX;
   return when;
 }
 
@@ -70,7 +71,8 @@ void fire(void* arg, uint64_t seq) {
   const bool again = ts->period > 0;
   if (again) {
     // Next tick in phase with the first, skipping ticks that are past.
-    int64_t next = ts->t.when + ts->period;
+    int64_t next;
+    if (__builtin_add_overflow(ts->t.when, ts->period, &next)) next = INT64_MAX;
     if (next <= now) next += (now - next) / ts->period * ts->period + ts->period;
     ts->t.when = next;
     addtimer(getm()->p, &ts->t);

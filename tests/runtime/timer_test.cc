@@ -233,6 +233,90 @@ TEST(Context, EarlierParentDeadlineWinsAndPastDeadlineIsDoneAtOnce) {
   });
 }
 
+// Durations past the clock's end mean "never", as in Go (whose when() and
+// Time.Add saturate): they used to overflow into a negative time and stop
+// the program ("addtimer: bad when").
+TEST(Timer, DurationsPastTheClocksEndNeverFire) {
+  ringo::Run([] {
+    constexpr auto forever = std::chrono::nanoseconds::max();
+    ringo::Timer t(forever);
+    ringo::Chan<ringo::Time> after = ringo::After(forever);
+    ringo::Timer f = ringo::AfterFunc(forever, [] { ADD_FAILURE() << "fired"; });
+    bool ready = true;
+    ringo::Select(ringo::Recv(t.C), ringo::Recv(after), ringo::Default([&] { ready = false; }));
+    EXPECT_FALSE(ready);
+    EXPECT_TRUE(t.Stop());
+    EXPECT_TRUE(f.Stop());
+    auto [ctx, cancel] = ringo::WithTimeout(ringo::Background(), forever);
+    EXPECT_FALSE(ctx.Err());
+    ASSERT_TRUE(ctx.Deadline().has_value());
+    EXPECT_EQ(*ctx.Deadline(), ringo::Time::max());
+    auto [ctx2, cancel2] = ringo::WithDeadline(ringo::Background(), ringo::Time::max());
+    EXPECT_FALSE(ctx2.Err());
+    auto [past, cancelPast] = ringo::WithDeadline(ringo::Background(), ringo::Time::min());
+    EXPECT_EQ(past.Err(), ringo::ContextError::DeadlineExceeded);
+    auto [neg, cancelNeg] = ringo::WithTimeout(ringo::Background(), std::chrono::nanoseconds::min());
+    EXPECT_EQ(neg.Err(), ringo::ContextError::DeadlineExceeded);
+    cancel();
+    cancel2();
+    cancelPast();
+    cancelNeg();
+  });
+}
+
+// As in Go, a cancelled Err means Done is closed and every descendant is
+// cancelled already: a goroutine on the other P that sees the error must
+// find both (the error used to be set first, and the channel closed and
+// the children cancelled after the lock was dropped).
+TEST(Context, AnErrSaysDoneIsClosedAndTheChildrenAreCancelled) {
+  ringo::Options o;
+  o.maxprocs = 2;
+  ringo::Run(
+      [] {
+        int bad = 0;
+        for (int i = 0; i < 2000; i++) {
+          auto [ctx, cancel] = ringo::WithCancel(ringo::Background());
+          auto [child, cancelChild] = ringo::WithCancel(ctx);
+          std::atomic<bool> go{false};
+          ringo::WaitGroup wg;
+          wg.Add(1);
+          ringo::Go([&, ctx = ctx, child = child] {
+            RINGO_DEFER(wg.Done());
+            go = true;
+            for (int spins = 0; spins < 1000000 && !ctx.Err(); spins++) {
+            }
+            if (!ctx.Err()) return;  // a slow machine: this round proves nothing
+            bool closed = true;
+            ringo::Select(ringo::Recv(ctx.Done()), ringo::Default([&] { closed = false; }));
+            if (!closed || !child.Err()) bad++;
+          });
+          while (!go) ringo::Gosched();
+          cancel();
+          wg.Wait();
+          cancelChild();
+        }
+        EXPECT_EQ(bad, 0);
+      },
+      o);
+}
+
+// A parent does not keep its children alive: a subtree whose cancel was
+// never called is freed with its last handle (as Go's GC frees it). A
+// parent and child used to own each other; the asan build's leak check
+// reports such a pair.
+TEST(Context, AnUncancelledSubtreeNobodyHoldsIsFreed) {
+  ringo::Run([] {
+    auto [root, cancelRoot] = ringo::WithCancel(ringo::Background());
+    for (int i = 0; i < 100; i++) {
+      auto [a, ca] = ringo::WithCancel(root);
+      auto [b, cb] = ringo::WithTimeout(a, 1h);
+      (void)b;
+    }  // dropped, never cancelled
+    cancelRoot();  // finds no child to cancel, and must not touch a freed one
+    EXPECT_EQ(root.Err(), ringo::ContextError::Canceled);
+  });
+}
+
 TEST(Context, CancelBeforeTheDeadlineStopsTheTimer) {
   ringo::Run([] {
     auto [ctx, cancel] = ringo::WithTimeout(ringo::Background(), 1h);
