@@ -49,6 +49,7 @@ messageReader::messageReader(llhttp_type_t type, const readLimits& limits)
   settings_.on_method = onMethod;
   settings_.on_status = onStatus;
   settings_.on_header_field = onHeaderField;
+  settings_.on_header_field_complete = onHeaderFieldComplete;
   settings_.on_header_value = onHeaderValue;
   settings_.on_header_value_complete = onHeaderValueComplete;
   settings_.on_headers_complete = onHeadersComplete;
@@ -69,9 +70,11 @@ int messageReader::fail(int status, std::string why) {
   return HPE_USER;
 }
 
-// scanRaw checks what llhttp 8.1 lets through in a head: NUL bytes, and
-// lines that end in a bare LF. Only the head's bytes are scanned (a body
-// may hold anything). Returns why the bytes are bad, or null.
+// scanRaw checks what llhttp 8.1 lets through in a head: NUL bytes, lines
+// that end in a bare LF, and in a request a line that starts with a space
+// or tab (obs-fold, which RFC 9112 5.2 lets a server reject; a client must
+// take it, and llhttp joins the lines). Only the head's bytes are scanned
+// (a body may hold anything). Returns why the bytes are bad, or null.
 // memchr finds the few bytes that matter (a head has a handful of LFs)
 // several times faster than a byte loop; the first bad byte is reported.
 const char* messageReader::scanRaw(const char* data, size_t n) {
@@ -79,10 +82,15 @@ const char* messageReader::scanRaw(const char* data, size_t n) {
   const char* end = data + n;
   const char* nul = static_cast<const char*>(std::memchr(data, '\0', n));
   const char* stop = nul != nullptr ? nul : end;
-  for (const char* p = data; (p = static_cast<const char*>(std::memchr(p, '\n', size_t(stop - p)))) != nullptr; p++)
+  const bool request = parser_.type == HTTP_REQUEST;
+  auto folds = [](char c) { return c == ' ' || c == '\t'; };
+  if (request && prev_ == '\n' && folds(data[0])) return "obsolete line folding in the request head";
+  for (const char* p = data; (p = static_cast<const char*>(std::memchr(p, '\n', size_t(stop - p)))) != nullptr; p++) {
     if ((p > data ? p[-1] : prev_) != '\r')
-      return parser_.type == HTTP_REQUEST ? "bare LF in the request head (lines end in CRLF)"
-                                          : "bare LF in the response head (lines end in CRLF)";
+      return request ? "bare LF in the request head (lines end in CRLF)"
+                     : "bare LF in the response head (lines end in CRLF)";
+    if (request && p + 1 < stop && folds(p[1])) return "obsolete line folding in the request head";
+  }
   if (nul != nullptr)
     return parser_.type == HTTP_REQUEST ? "NUL byte in the request head" : "NUL byte in the response head";
   prev_ = end[-1];
@@ -213,6 +221,14 @@ int messageReader::onHeaderField(llhttp_t* p, const char* at, size_t n) {
   return 0;
 }
 
+// A line ": value" has a name of no bytes: llhttp takes it, and its value
+// would be glued to the previous header's ("Host: a.com" then ":.evil.net").
+int messageReader::onHeaderFieldComplete(llhttp_t* p) {
+  messageReader* r = self(p);
+  if (!r->fieldOpen_) return r->fail(400, std::string("empty header name in the ") + r->what_ + " head");
+  return 0;
+}
+
 int messageReader::onHeaderValue(llhttp_t* p, const char* at, size_t n) {
   messageReader* r = self(p);
   r->fieldOpen_ = false;
@@ -247,6 +263,10 @@ int messageReader::onHeadersComplete(llhttp_t* p) {
   messageReader* r = self(p);
   if (r->head_.chunked && r->head_.contentLength >= 0)
     return r->fail(400, "both Content-Length and Transfer-Encoding");
+  // HTTP/1.0 has no Transfer-Encoding: RFC 9112 6.1 calls such framing
+  // faulty (Go ignores the header; nginx answers 400, as here).
+  if (r->head_.chunked && p->type == HTTP_REQUEST && p->http_major == 1 && p->http_minor == 0)
+    return r->fail(400, "Transfer-Encoding in an HTTP/1.0 request");
   r->head_.major = p->http_major;
   r->head_.minor = p->http_minor;
   r->head_.status = p->status_code;

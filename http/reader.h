@@ -128,6 +128,7 @@ class messageReader {
   static int onHeaderField(llhttp_t*, const char*, size_t);
   static int onHeaderValue(llhttp_t*, const char*, size_t);
   static int onHeaderValueComplete(llhttp_t*);
+  static int onHeaderFieldComplete(llhttp_t*);
   static int onHeadersComplete(llhttp_t*);
   static int onBody(llhttp_t*, const char*, size_t);
   static int onMessageComplete(llhttp_t*);

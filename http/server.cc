@@ -101,6 +101,22 @@ bool validFieldName(std::string_view n) {
   return true;
 }
 
+// validHostHeader: only the bytes a host, an IPv6 literal, a zone and a
+// port are made of (Go's httpguts.ValidHostHeader). "a.com@evil.com" or a
+// quote would otherwise reach a handler that builds a URL from Host.
+bool validHostHeader(std::string_view h) {
+  static constexpr auto ok = [] {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; c++) t[size_t(c)] = true;
+    for (int c = 'a'; c <= 'z'; c++) t[size_t(c)] = t[size_t(c - 'a' + 'A')] = true;
+    for (char c : std::string_view("!$%&'()*+,-.:;=[]_~")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+  }();
+  for (char c : h)
+    if (!ok[static_cast<unsigned char>(c)]) return false;
+  return true;
+}
+
 bool bodyAllowed(int status) { return !(status >= 100 && status < 200) && status != 204 && status != 304; }
 
 template <class Out>
@@ -561,11 +577,10 @@ bool conn::startRequest() {
   std::string expectValue;
   if (expect < fields.size()) expectValue = fields[expect].value;
   if (hosts == 1) {
-    for (char c : fields[host].value)
-      if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f || c == '/' || c == '\\') {
-        reject(400, "malformed Host header");
-        return false;
-      }
+    if (!validHostHeader(fields[host].value)) {
+      reject(400, "malformed Host header");
+      return false;
+    }
     req.Host.swap(fields[host].value);
     fields.erase(fields.begin() + std::ptrdiff_t(host));  // Go moves Host out of the header map
   }

@@ -53,7 +53,7 @@ bool mustEscape(unsigned char c, part p) noexcept {
 
 // The error codes ParseQuery returns; they compare equal to
 // std::errc::invalid_argument.
-enum class urlErr { badEscape = 1, semicolon };
+enum class urlErr { badEscape = 1, semicolon, tooManyParams };
 
 class urlCategory final : public std::error_category {
  public:
@@ -62,6 +62,7 @@ class urlCategory final : public std::error_category {
     switch (urlErr(c)) {
       case urlErr::badEscape: return "invalid URL escape";
       case urlErr::semicolon: return "invalid semicolon separator in query";
+      case urlErr::tooManyParams: return "number of URL query parameters exceeded limit";
     }
     return "invalid URL";
   }
@@ -241,20 +242,16 @@ void Values::Del(std::string_view key) {
 }
 
 std::string Values::Encode() const {
-  // A key's values go together, as Go's map-based Values renders them, at
-  // the key's first place (Go sorts the keys instead).
+  // Go's order: keys sorted, a key's values in the order they were added.
+  std::vector<size_t> order(kv_.size());
+  for (size_t i = 0; i < order.size(); i++) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return kv_[a].first < kv_[b].first; });
   std::string out;
-  std::vector<bool> done(kv_.size());
-  for (size_t i = 0; i < kv_.size(); i++) {
-    if (done[i]) continue;
-    for (size_t j = i; j < kv_.size(); j++) {
-      if (done[j] || kv_[j].first != kv_[i].first) continue;
-      done[j] = true;
-      if (!out.empty()) out.push_back('&');
-      escapeTo(kv_[j].first, part::queryComponent, out);
-      out.push_back('=');
-      escapeTo(kv_[j].second, part::queryComponent, out);
-    }
+  for (size_t i : order) {
+    if (!out.empty()) out.push_back('&');
+    escapeTo(kv_[i].first, part::queryComponent, out);
+    out.push_back('=');
+    escapeTo(kv_[i].second, part::queryComponent, out);
   }
   return out;
 }
@@ -262,6 +259,13 @@ std::string Values::Encode() const {
 // ---- escaping -------------------------------------------------------------
 
 std::error_code ParseQuery(std::string_view query, Values& v) {
+  // Go's cap (1.24.12, CVE-2025-61726): a query of more parameters is
+  // refused whole, before any is stored; a 10 MiB form of "a&a&..." would
+  // otherwise be 5 million pairs, over a gigabyte.
+  constexpr size_t kMaxParams = 10000;
+  if (size_t(std::count(query.begin(), query.end(), '&')) + size_t(std::count(query.begin(), query.end(), ';')) >=
+      kMaxParams)
+    return makeErr(urlErr::tooManyParams);
   std::error_code first;
   std::string key, value;
   while (!query.empty()) {

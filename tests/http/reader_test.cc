@@ -147,6 +147,16 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"LongChunkExtension",
             "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;" + std::string(1000, 'e') + "\r\na\r\n0\r\n\r\n", 400},
         Bad{"MalformedRequestLine", "GET/HTTP/1.1\r\n\r\n", 400},
+        // An empty name would glue its value to the header before it.
+        Bad{"EmptyHeaderName", "GET / HTTP/1.1\r\nHost: a.com\r\n:.evil.net\r\n\r\n", 400},
+        Bad{"ObsFold", "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n\tb\r\n\r\n", 400},
+        Bad{"ObsFoldWithASpace", "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n b\r\n\r\n", 400},
+        Bad{"ObsFoldInATrailer",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX: a\r\n b\r\n\r\n", 400},
+        // HTTP/1.0 has no chunked framing (RFC 9112 6.1): Go would read the
+        // chunks as the next request.
+        Bad{"ChunkedInHTTP10",
+            "POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 400},
         Bad{"TLSClientHello", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), 400},
         Bad{"URITooLong", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n", 414},
         Bad{"HeadTooLarge", "GET / HTTP/1.1\r\nX: " + std::string(70000, 'v') + "\r\n\r\n", 431},

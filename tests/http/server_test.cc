@@ -388,6 +388,16 @@ INSTANTIATE_TEST_SUITE_P(
         badCase{"UnknownTransferCoding", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
         badCase{"MissingHost", "GET / HTTP/1.1\r\n\r\n", 400},
         badCase{"TwoHosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+        // Go's ValidHostHeader bytes only: a handler building a URL from
+        // Host must not be sent to evil.com.
+        badCase{"HostWithUserinfo", "GET / HTTP/1.1\r\nHost: good.com@evil.com\r\n\r\n", 400},
+        badCase{"HostWithAQuote", "GET / HTTP/1.1\r\nHost: a\"><x\r\n\r\n", 400},
+        badCase{"HostWithASlash", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
+        badCase{"HostWithHighBytes", "GET / HTTP/1.1\r\nHost: \xc3\xa9.com\r\n\r\n", 400},
+        badCase{"EmptyHeaderName", "GET / HTTP/1.1\r\nHost: a.com\r\n:.evil.net\r\n\r\n", 400},
+        badCase{"ObsFold", "GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n b\r\n\r\n", 400},
+        badCase{"ChunkedInHTTP10",
+                "POST / HTTP/1.0\r\nHost: t\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
         badCase{"TLSClientHello", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), 400},
         badCase{"URITooLong", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n", 414},
         badCase{"HeadersTooLarge", "GET / HTTP/1.1\r\nHost: t\r\nX: " + std::string(70000, 'a') + "\r\n\r\n", 431},

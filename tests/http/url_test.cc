@@ -70,19 +70,38 @@ TEST(Values, SetKeepsThePlaceAndDropsOtherValues) {
   EXPECT_EQ(Pairs(v), (P{{"b", "2"}, {"c", "new"}}));
 }
 
-TEST(Values, EncodeGroupsAKeysValuesAndEscapes) {
+TEST(Values, EncodeSortsTheKeysAsGoAndEscapes) {
   Values v;
   v.Add("q", "go lang");
   v.Add("page", "2");
   v.Add("q", "a&b=c");
   v.Add("ü", "/");
-  EXPECT_EQ(v.Encode(), "q=go+lang&q=a%26b%3Dc&page=2&%C3%BC=%2F");
+  EXPECT_EQ(v.Encode(), "page=2&q=go+lang&q=a%26b%3Dc&%C3%BC=%2F");  // a key's values keep their order
   EXPECT_EQ(Values().Encode(), "");
   // It round-trips through ParseQuery.
   Values back;
   EXPECT_FALSE(ParseQuery(v.Encode(), back));
   EXPECT_EQ(back.All("q"), (std::vector<std::string_view>{"go lang", "a&b=c"}));
   EXPECT_EQ(back.Get("ü"), "/");
+}
+
+// Go's cap on parameters (CVE-2025-61726): 10,000 or more separators and
+// nothing is parsed; just under it, everything is.
+TEST(Values, ParseQueryRefusesTenThousandParameters) {
+  std::string many;
+  for (int i = 0; i < 9999; i++) many += "a=1&";
+  many += "b=2";  // 10,000 pairs, 9,999 separators
+  Values v;
+  EXPECT_FALSE(ParseQuery(many, v));
+  EXPECT_EQ(v.All("a").size(), 9999u);
+  EXPECT_EQ(v.Get("b"), "2");
+  Values w;
+  const auto err = ParseQuery(many + "&c=3", w);
+  ASSERT_TRUE(err);
+  EXPECT_EQ(err.message(), "number of URL query parameters exceeded limit");
+  EXPECT_EQ(w.Get("b"), "");  // none stored
+  Values x;
+  EXPECT_TRUE(ParseQuery(std::string(10000, ';'), x));
 }
 
 TEST(Escape, QueryEscapeMatchesGo) {

@@ -31,7 +31,8 @@ class Values {
   size_t Len() const noexcept { return kv_.size(); }
   auto begin() const noexcept { return kv_.begin(); }
   auto end() const noexcept { return kv_.end(); }
-  // Encode renders "a=1&b=x+y" (keys in insertion order).
+  // Encode renders "a=1&b=x+y": keys sorted, as Go's, and a key's values
+  // in the order they were added.
   std::string Encode() const;
 
  private:
@@ -40,6 +41,7 @@ class Values {
 
 // ParseQuery parses "a=1&b=x+y&c=%2F" into v (adding to it). Pairs that do
 // not decode are skipped and the first such error is returned, as Go does.
+// More than 10,000 parameters is an error and none is parsed (Go's cap).
 std::error_code ParseQuery(std::string_view query, Values& v);
 
 // QueryUnescape decodes %XX escapes and '+' as a space; false on a bad
