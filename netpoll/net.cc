@@ -116,6 +116,19 @@ bool parsePort(const std::string& port, uint16_t& out) {
   return true;
 }
 
+// looksNumeric: the host's last label is a number (decimal, or 0x hex),
+// which no DNS name's is.
+bool looksNumeric(std::string_view h) {
+  if (!h.empty() && h.back() == '.') h.remove_suffix(1);
+  const size_t dot = h.rfind('.');
+  std::string_view last = dot == std::string_view::npos ? h : h.substr(dot + 1);
+  if (last.size() > 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X')) {
+    last.remove_prefix(2);
+    return last.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos;
+  }
+  return !last.empty() && last.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
 // resolve turns host and port into addresses of the wanted family
 // (AF_UNSPEC: either). Literals are parsed here; names go to getaddrinfo in
 // Blocking, so no P waits for DNS.
@@ -125,6 +138,11 @@ std::error_code resolve(const std::string& host, const std::string& port, int fa
   const bool numericPort = parsePort(port, p);
   if (!numericPort && !port.empty() && port.find_first_not_of("0123456789") == std::string::npos)
     return make_error_code(Errc::badAddress);  // a number, but not a port
+  // A service name is letters, digits and '-' ("http"); anything else
+  // ("+65616", " 80") getaddrinfo would read as a number and wrap.
+  if (!numericPort && !port.empty() &&
+      port.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != std::string::npos)
+    return make_error_code(Errc::badAddress);
   Addr a;
   if (numericPort) {
     auto* s4 = reinterpret_cast<sockaddr_in*>(&a.ss);
@@ -143,6 +161,16 @@ std::error_code resolve(const std::string& host, const std::string& port, int fa
       out.push_back(a);
       return {};
     }
+  }
+  // Not a dotted-quad, yet numeric: "127.1", "0x7f.1", "2130706433",
+  // "010.0.0.1" (octal: 8.0.0.1). getaddrinfo reads them the inet_aton
+  // way; Go (since 1.17, CVE-2021-29923) does not, and a filter that
+  // compared the text would be passed. No DNS name ends in a numeric
+  // label, so none is looked up.
+  if (looksNumeric(host)) {
+    in6_addr any;
+    if (inet_pton(AF_INET, host.c_str(), &any) != 1 && inet_pton(AF_INET6, host.c_str(), &any) != 1)
+      return make_error_code(Errc::noSuchHost);
   }
   addrinfo hints{};
   hints.ai_family = family;
@@ -465,7 +493,15 @@ Result<Listener> Listen(std::string_view network, std::string_view address, cons
     } else {
       std::vector<Addr> addrs;
       if (auto e = resolve(host.empty() ? "0.0.0.0" : host, port, family, true, addrs)) return {{}, e};
+      // An IPv4 address if the name has one (Go's addrs.first(isIPv4)):
+      // "localhost" resolves to ::1 first, and a listener there would
+      // refuse 127.0.0.1.
       a = addrs[0];
+      for (const Addr& x : addrs)
+        if (x.ss.ss_family == AF_INET) {
+          a = x;
+          break;
+        }
     }
   }
   int fd = newSocket(a.ss.ss_family, SOCK_STREAM);

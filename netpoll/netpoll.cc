@@ -290,9 +290,13 @@ void pdsetdeadline(pollDesc* pd, int s, int64_t when) {
     disarm(sd);
     return;
   }
-  // The armed timer fires first and follows (read before the clock: if
-  // `when` has passed, so has `armed`, and that firing expires the side).
-  if (sd.armed != 0 && sd.armed <= when) return;
+  // The armed timer fires first and follows, unless `when` has passed
+  // already: the armed timer may be overdue (its P busy), and until it
+  // runs a Read would go on as if there were no deadline. The coarse clock
+  // (a few ns, at most a tick behind) settles the usual case, a deadline
+  // seconds away, without the precise one.
+  constexpr int64_t kCoarseSlack = 20'000'000;  // more than a tick at HZ=100
+  if (sd.armed != 0 && sd.armed <= when && (when > nanotimeCoarse() + kCoarseSlack || when > nanotime())) return;
   if (when <= nanotime()) {
     disarm(sd);
     sd.expired = true;

@@ -985,6 +985,9 @@ class uring final : public poller {
     if (!(flags & IORING_CQE_F_MORE)) pd->acceptArmed = false;
     if (res == -ECANCELED) {
       // Ours: Close, or a full queue.
+    } else if (res == -ECONNABORTED) {
+      // A connection reset before it was taken: not the listener's error
+      // (Go's accept loop and the epoll poller skip it too).
     } else if (pd->closing) {
       if (res >= 0) ::close(res);
     } else if (uop* w = pd->acceptWaiters) {

@@ -427,6 +427,28 @@ TEST(Deadline, PastDeadlineFailsParkedAndFutureCallsAtOnce) {
   });
 }
 
+// A deadline set in the past while an earlier one's timer is overdue
+// (its P busy, so the timer has not run) fails the next call at once, as
+// in Go, even with data waiting; it used to be left to that timer, and
+// the Read went on.
+TEST(Deadline, APastDeadlineHoldsWhileAnEarlierTimerIsOverdue) {
+  RunP(1, [] {
+    auto [ln, addr] = LocalListener();
+    auto [c, s] = Pair(ln, addr);
+    ASSERT_FALSE(c.Write("x").err);
+    ASSERT_FALSE(s.SetReadDeadline(std::chrono::steady_clock::now() + 1ms));
+    const int64_t t0 = MonoNanos();
+    while (MonoNanos() - t0 < 5'000'000) {
+    }  // no yield: the one P cannot run the timer
+    ASSERT_FALSE(s.SetReadDeadline(std::chrono::steady_clock::now()));
+    char b[4];
+    auto r = s.Read(b);
+    EXPECT_TRUE(net::IsTimeout(r.err)) << r.err.message() << " (read " << r.n << " bytes)";
+    ASSERT_FALSE(s.SetReadDeadline({}));
+    EXPECT_EQ(ReadFull(s, 1), "x");  // cleared: the byte is still there
+  });
+}
+
 TEST(Deadline, WriteDeadlineWhenThePeerDoesNotRead) {
   RunP(1, [] {
     auto [ln, addr] = LocalListener();
@@ -702,6 +724,29 @@ TEST(Addr, DialContextEndsAConnectWhenTheContextEnds) {
     auto [ln2, addr2] = LocalListener();
     auto [ok, okerr] = net::DialContext(ringo::Background(), "tcp", addr2);
     EXPECT_FALSE(okerr) << okerr.message();
+  });
+}
+
+// Numeric hosts that are not dotted quads are names that do not resolve
+// (Go since 1.17, CVE-2021-29923), not the addresses inet_aton would make
+// of them ("010.0.0.1" is 8.0.0.1 there, "0177.0.0.1" 127.0.0.1); a port must be digits or a
+// service name (getaddrinfo would wrap "+65616" to 80); a listener on a
+// name takes its IPv4 address (Go's), so 127.0.0.1 reaches "localhost".
+TEST(Addr, LegacyIPv4FormsAndSignedPortsAreRefused) {
+  RunP(1, [] {
+    // (All of them 127.0.0.1 to inet_aton, so a failing run stays local.)
+    for (const char* h : {"127.1", "0x7f.0.0.1", "2130706433", "0177.0.0.1", "127.0.0.0x1"}) {
+      EXPECT_EQ(net::Dial("tcp", std::string(h) + ":1", 1s).err, net::Errc::noSuchHost) << h;
+      EXPECT_EQ(net::Listen("tcp", std::string(h) + ":0").err, net::Errc::noSuchHost) << h;
+    }
+    for (const char* a : {"127.0.0.1:+65616", "127.0.0.1: 80", "127.0.0.1:8 0"})
+      EXPECT_EQ(net::Dial("tcp", a).err, net::Errc::badAddress) << a;
+    auto [ln, lerr] = net::Listen("tcp", "localhost:0");
+    ASSERT_FALSE(lerr) << lerr.message();
+    EXPECT_EQ(ln.Address().String().rfind("127.0.0.1:", 0), 0u) << ln.Address().String();
+    const std::string port = ln.Address().String().substr(10);
+    auto [c, derr] = net::Dial("tcp", "127.0.0.1:" + port);
+    EXPECT_FALSE(derr) << derr.message();
   });
 }
 
