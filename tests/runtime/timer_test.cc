@@ -306,12 +306,17 @@ TEST(Context, AnErrSaysDoneIsClosedAndTheChildrenAreCancelled) {
 // reports such a pair.
 TEST(Context, AnUncancelledSubtreeNobodyHoldsIsFreed) {
   ringo::Run([] {
+    for (int i = 0; i < 100; i++) {
+      auto [a, ca] = ringo::WithCancel(ringo::Background());
+      auto [b, cb] = ringo::WithTimeout(a, 1h);
+      auto [c, cc] = ringo::WithCancel(b);
+    }  // all dropped, none cancelled: nothing may be left of them
     auto [root, cancelRoot] = ringo::WithCancel(ringo::Background());
     for (int i = 0; i < 100; i++) {
       auto [a, ca] = ringo::WithCancel(root);
       auto [b, cb] = ringo::WithTimeout(a, 1h);
       (void)b;
-    }  // dropped, never cancelled
+    }  // dropped, never cancelled, under a live parent
     cancelRoot();  // finds no child to cancel, and must not touch a freed one
     EXPECT_EQ(root.Err(), ringo::ContextError::Canceled);
   });
