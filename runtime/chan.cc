@@ -205,8 +205,9 @@ void bufrecv(hchan* c, void* ep) {
 
 hchan* makechan(const elemType* et, int64_t size) {
   const size_t stride = (et->size + et->align - 1) / et->align * et->align;
-  // 1 << 32 slots or 1 TiB: Go's maxAlloc-style bound, well past any real use.
-  if (size < 0 || size >= (int64_t(1) << 32) ||
+  // 1 << 31 slots (Len and Cap are ints; ring indices are 32-bit) or
+  // 1 TiB: Go's maxAlloc-style bound, well past any real use.
+  if (size < 0 || size > INT32_MAX ||
       (stride != 0 && uint64_t(size) > (uint64_t(1) << 40) / stride))
     throw std::invalid_argument("makechan: size out of range");
   const size_t align = std::max(alignof(hchan), et->align);

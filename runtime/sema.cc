@@ -26,8 +26,12 @@ namespace ringo::runtime {
 
 namespace {
 
+// The load is seq_cst: a waiter's nwait increment then count load, against
+// semrelease's count increment then nwait load, is a store-load pair on
+// each side, which only sequential consistency orders (a plain load on
+// x86 either way).
 bool cansemacquire(sema* s) {
-  uint32_t v = s->count.load(std::memory_order_acquire);
+  uint32_t v = s->count.load(std::memory_order_seq_cst);
   while (v != 0)
     if (s->count.compare_exchange_weak(v, v - 1, std::memory_order_acquire)) return true;
   return false;

@@ -54,7 +54,7 @@ void WaitGroup::Add(int64_t delta) {
   // now but us (an Add racing with the last Done is a misuse, as in Go).
   if (state_.load(std::memory_order_relaxed) != v)
     runtime::fatal("sync: WaitGroup misuse: Add called concurrently with Wait");
-  state_.store(0, std::memory_order_relaxed);
+  state_.store(0, std::memory_order_release);  // a Wait that reads the 0 sees what the Dones did
   runtime::lock(&lock_);
   pending_ += w;
   runtime::G* ready = head_;

@@ -149,6 +149,9 @@ TEST(Chan, MisuseThrowsGoMessages) {
       EXPECT_STREQ(e.what(), "close of nil channel");
     }
     EXPECT_THROW(Chan<int>(-1), std::invalid_argument);
+    // Len and Cap are ints: 2^31 slots is out of range (of a char, 2 GiB,
+    // well under the byte bound), before any memory is taken.
+    EXPECT_THROW(Chan<char>(int64_t(1) << 31), std::invalid_argument);
   });
 }
 
