@@ -192,6 +192,11 @@ namespace ringo::signal {
 using runtime::sq;
 
 void Notify(Chan<int> c, std::initializer_list<int> sigs) {
+  // Go panics on a nil channel: sends to it would fail, yet count as
+  // delivered, so a SIGTERM would neither reach anyone nor end the program.
+  if (!c) throw std::invalid_argument("ringo::signal::Notify: nil channel");
+  // Go's Notify(c) relays every signal; here the list is required.
+  if (sigs.size() == 0) throw std::invalid_argument("ringo::signal::Notify: no signals given");
   for (int sig : sigs)
     if (!runtime::notifiable(sig))
       throw std::invalid_argument("ringo::signal::Notify: signal " + std::to_string(sig) +

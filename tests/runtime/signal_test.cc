@@ -132,6 +132,23 @@ TEST_F(Signal, NotifyOfAnUnsupportedSignalThrows) {
   EXPECT_TRUE(threw);
 }
 
+// A nil channel would swallow the signals it asked for (Go panics), and
+// an empty list would register nothing without a word.
+TEST_F(Signal, NotifyWithANilChannelOrNoSignalsThrows) {
+  int threw = 0;
+  ringo::Run([&] {
+    for (auto call : {+[] { ringo::signal::Notify(ringo::Chan<int>(nullptr), {SIGTERM}); },
+                      +[] { ringo::signal::Notify(ringo::Chan<int>(1), {}); }}) {
+      try {
+        call();
+      } catch (const std::invalid_argument&) {
+        threw++;
+      }
+    }
+  });
+  EXPECT_EQ(threw, 2);
+}
+
 TEST_F(Signal, SigpipeIsIgnoredWhileRunning) {
   int err = 0;
   ringo::Run([&] {

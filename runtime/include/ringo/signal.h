@@ -32,8 +32,8 @@ namespace ringo::signal {
 // Notify makes the runtime send each of sigs to c when it arrives (Go's
 // signal.Notify). The send never blocks: if c has no room the signal is
 // dropped for c, so give c a buffer. Calling Notify again for the same c
-// adds signals. A signal outside the list above throws
-// std::invalid_argument. While any channel is registered, the deadlock
+// adds signals. A signal outside the list above, an empty list, or a nil
+// channel throws std::invalid_argument. While any channel is registered, the deadlock
 // detector stays quiet (a signal may come at any time).
 void Notify(Chan<int> c, std::initializer_list<int> sigs);
 
