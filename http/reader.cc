@@ -125,6 +125,13 @@ messageReader::step messageReader::feed(const char* data, size_t n) {
       errReason_ = why;
       return {readEvent::error, 0, {}};
     }
+    // The caps above count names, values and the request line; the bytes
+    // between them (spaces, empty lines before the request) count here,
+    // with Go's 4 KiB of room (its reader holds MaxHeaderBytes + 4096).
+    if (wasHead && (rawHeadBytes_ += consumed) > limits_.maxHeaderBytes + 4096) {
+      fail(431, std::string(what_) + " head too large");
+      return {readEvent::error, 0, {}};
+    }
   } else if (consumed > 0) {
     prev_ = data[consumed - 1];
   }
@@ -147,6 +154,7 @@ messageReader::step messageReader::feed(const char* data, size_t n) {
   if (errStatus_ != 0) return {readEvent::error, consumed, {}};
   if (headReady_) {
     headReady_ = false;
+    rawHeadBytes_ = 0;  // the next head starts from nothing
     return {readEvent::head, consumed, {}};
   }
   if (!body_.empty()) {

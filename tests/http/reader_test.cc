@@ -160,6 +160,8 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"TLSClientHello", std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), 400},
         Bad{"URITooLong", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n", 414},
         Bad{"HeadTooLarge", "GET / HTTP/1.1\r\nX: " + std::string(70000, 'v') + "\r\n\r\n", 431},
+        // Spaces are not names or values, yet they are head bytes.
+        Bad{"HeadTooLargeInSpaces", "GET / HTTP/1.1\r\nX:" + std::string(70000, ' ') + "v\r\n\r\n", 431},
         Bad{"TooManyHeaders",
             [] {
               std::string s = "GET / HTTP/1.1\r\n";
