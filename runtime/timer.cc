@@ -85,7 +85,13 @@ void fire(void* arg, uint64_t seq) {
   std::function<void()> fn = ts->fn;
   unlock(&ts->mu);
   if (c) {
-    c.TrySend(Time(std::chrono::nanoseconds(now)));  // buffer of one: drop if full, as Go
+    // Buffer of one: drop if full, as Go. C is the user's to close (Go's
+    // is receive-only, so this cannot happen there): a closed C gets
+    // nothing, rather than an exception on g0 in the scheduler.
+    try {
+      c.TrySend(Time(std::chrono::nanoseconds(now)));
+    } catch (const ChanClosedError&) {
+    }
   } else if (fn) {
     ringo::Go(std::move(fn));
   }

@@ -236,6 +236,22 @@ TEST(Context, EarlierParentDeadlineWinsAndPastDeadlineIsDoneAtOnce) {
 // Durations past the clock's end mean "never", as in Go (whose when() and
 // Time.Add saturate): they used to overflow into a negative time and stop
 // the program ("addtimer: bad when").
+// A Timer or Ticker whose C the program closed fires into nothing: the
+// send used to throw on g0, inside the scheduler, and end the process.
+TEST(Timer, AClosedChannelGetsNothingAndTheSchedulerGoesOn) {
+  ringo::Run([] {
+    ringo::Timer t(1ms);
+    t.C.Close();
+    ringo::Ticker k(1ms);
+    k.C.Close();
+    ringo::Sleep(20ms);  // both fire meanwhile, the ticker many times
+    k.Stop();
+    bool ok = true;
+    ringo::Select(ringo::Recv(t.C, [&](ringo::Time, bool more) { ok = !more; }), ringo::Default([&] { ok = false; }));
+    EXPECT_TRUE(ok);  // closed, and empty
+  });
+}
+
 TEST(Timer, DurationsPastTheClocksEndNeverFire) {
   ringo::Run([] {
     constexpr auto forever = std::chrono::nanoseconds::max();
