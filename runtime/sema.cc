@@ -47,7 +47,10 @@ bool unlockSema(G*, void* lk) {
 void semacquire(sema* s, bool lifo, waitReason reason) {
   if (cansemacquire(s)) return;
   G* gp = getg();
-  if (gp == nullptr) throw std::logic_error("ringo: a sync lock was waited for outside a goroutine");
+  // Misuse, and fatal as ringo/sync.h says: the caller's lock has counted
+  // itself in already (a waiter, a reader), so an exception would leave
+  // the lock's state wrong for everyone after.
+  if (gp == nullptr) fatal("sync: a lock was waited for outside a goroutine");
   sudog sg;
   sg.g = gp;
   for (;;) {

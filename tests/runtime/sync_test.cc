@@ -5,6 +5,7 @@
 #include <atomic>
 #include <mutex>
 #include <shared_mutex>
+#include <thread>
 #include <vector>
 
 #include "test_util.h"
@@ -91,6 +92,24 @@ TEST(Mutex, UnlockOfUnlockedIsFatal) {
                 mu.Unlock();
               }),
               ::testing::ExitedWithCode(2), "fatal error: sync: unlock of unlocked mutex");
+}
+
+// A thread ringo did not start that would have to wait stops the program
+// (it cannot park; the lock has counted it in already).
+TEST(Mutex, WaitingOnAForeignThreadIsFatal) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(ringo::Run([] {
+                ringo::Mutex mu;
+                mu.Lock();
+                std::thread([&] { mu.Lock(); }).join();
+              }),
+              ::testing::ExitedWithCode(2), "fatal error: sync: a lock was waited for outside a goroutine");
+  EXPECT_EXIT(ringo::Run([] {
+                ringo::RWMutex rw;
+                rw.Lock();
+                std::thread([&] { rw.RLock(); }).join();
+              }),
+              ::testing::ExitedWithCode(2), "fatal error: sync: a lock was waited for outside a goroutine");
 }
 
 TEST(Mutex, LockedTwiceIsADeadlock) {
