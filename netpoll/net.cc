@@ -20,10 +20,12 @@
 #include <vector>
 
 #include "../runtime/lock.h"
+#include "dial.h"
 #include "netpoll.h"
 #include "ringo/blocking.h"
 #include "ringo/context.h"
 #include "ringo/go.h"
+#include "ringo/time.h"
 #include "ringo/net.h"
 #include "ringo/sync.h"
 #include "ringo/waitgroup.h"
@@ -580,6 +582,102 @@ class interrupt {
 };
 }  // namespace
 
+namespace detail {
+
+Result<Conn> dialer::serial(const Context& ctx, const std::vector<Addr>& addrs, Deadline deadline, bool tcp) {
+  std::error_code first;  // Go reports the first address's error
+  for (size_t i = 0; i < addrs.size(); i++) {
+    const Addr& a = addrs[i];
+    // Go's partialDeadline: the time left, shared among the addresses left,
+    // but at least 2 s (or all that is left).
+    Deadline until = deadline;
+    if (deadline != Deadline{}) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) return {{}, first ? first : ErrDeadlineExceeded};
+      const auto left = deadline - now;
+      const auto share = left / std::chrono::steady_clock::rep(addrs.size() - i);
+      const auto floor = std::min<std::chrono::steady_clock::duration>(left, std::chrono::seconds(2));
+      until = now + std::max<std::chrono::steady_clock::duration>(share, floor);
+    }
+    std::error_code err;
+    int fd = newSocket(a.ss.ss_family, SOCK_STREAM);
+    detail::conn* c = fd < 0 ? nullptr : wrap(fd, tcp, err);
+    if (c == nullptr) {
+      if (!first) first = fd < 0 ? sysErr(-fd) : err;
+      continue;
+    }
+    Conn conn(c);
+    if (until != Deadline{}) netpoll::pdsetdeadline(c->pd, netpoll::kWrite, toNanotime(until));
+    int64_t rc;
+    {
+      interrupt in(ctx, c->pd);
+      rc = netpoll::current->connect(c->pd, reinterpret_cast<const sockaddr*>(&a.ss), a.len);
+      if (in.stop()) return {{}, ctx.Err()};  // conn closes as it goes
+    }
+    if (rc == 0) {
+      if (until != Deadline{}) netpoll::pdsetdeadline(c->pd, netpoll::kWrite, 0);
+      if (tcp) setNoDelay(fd);
+      return {std::move(conn), {}};
+    }
+    if (!first) first = toErr(rc);
+    if (toErr(rc) == ErrDeadlineExceeded && until == deadline) break;  // the whole timeout is spent
+  }
+  return {{}, first};
+}
+
+Result<Conn> dialer::parallel(const Context& ctx, std::vector<Addr> primaries, std::vector<Addr> fallbacks,
+                              Deadline deadline) {
+  constexpr auto kFallbackDelay = std::chrono::milliseconds(300);
+  struct outcome {
+    Result<Conn> r;
+    bool primary;
+  };
+  auto [race, cancel] = WithCancel(ctx);  // ends the loser
+  Chan<outcome> results(2);
+  WaitGroup wg;
+  auto start = [&](std::vector<Addr> addrs, bool primary) {
+    wg.Add(1);
+    Go([&, race = race, addrs = std::move(addrs), primary] {
+      (void)results.TrySend(outcome{serial(race, addrs, deadline, true), primary});
+      wg.Done();
+    });
+  };
+  start(std::move(primaries), true);
+  Timer fallbackTimer(kFallbackDelay);
+  bool fallbackStarted = false;
+  int pending = 1;
+  Result<Conn> won{};
+  std::error_code primaryErr, fallbackErr;
+  while (pending > 0 && !won.value) {
+    bool fire = false;
+    Select(Recv(results,
+                [&](outcome o, bool) {
+                  pending--;
+                  if (!o.r.err) {
+                    won = std::move(o.r);
+                    return;
+                  }
+                  (o.primary ? primaryErr : fallbackErr) = o.r.err;
+                  if (o.primary && !fallbackStarted) fire = true;  // no need to wait
+                }),
+           Recv(fallbackStarted ? Chan<Time>(nullptr) : fallbackTimer.C, [&] { fire = true; }));
+    if (fire && !fallbackStarted) {
+      fallbackStarted = true;
+      pending++;
+      start(std::move(fallbacks), false);
+    }
+  }
+  fallbackTimer.Stop();
+  cancel();   // the other dial, if it still runs, ends now
+  wg.Wait();  // and is gone before its stack's captures are
+  while (auto o = results.TryRecv()) {  // a second connection that made it anyway: closed
+  }
+  if (won.value) return won;
+  if (auto e = ctx.Err()) return {{}, e};
+  return {{}, primaryErr ? primaryErr : fallbackErr};
+}
+}  // namespace detail
+
 Result<Conn> DialContext(const Context& ctx, std::string_view network, std::string_view address,
                          std::chrono::nanoseconds timeout) {
   if (!netpoll::current) return {{}, noPoller()};
@@ -596,54 +694,19 @@ Result<Conn> DialContext(const Context& ctx, std::string_view network, std::stri
     Addr a;
     if (auto e = unixAddr(address, a)) return {{}, e};
     addrs.push_back(a);
-  } else {
-    std::string host, port;
-    if (auto e = SplitHostPort(address, host, port)) return {{}, e};
-    if (auto e = resolve(host.empty() ? (family == AF_INET6 ? "::1" : "127.0.0.1") : host, port, family, false, addrs)) return {{}, e};
-    if (auto e = ctx.Err()) return {{}, e};  // ended during the lookup
+    return detail::dialer::serial(ctx, addrs, deadline, false);
   }
-  std::error_code last;
-  for (size_t i = 0; i < addrs.size(); i++) {
-    const Addr& a = addrs[i];
-    // Go's partialDeadline: the time left, shared among the addresses left,
-    // but at least 2 s (or all that is left).
-    Deadline until = deadline;
-    if (deadline != Deadline{}) {
-      const auto now = std::chrono::steady_clock::now();
-      if (now >= deadline) return {{}, ErrDeadlineExceeded};
-      const auto left = deadline - now;
-      const auto share = left / std::chrono::steady_clock::rep(addrs.size() - i);
-      const auto floor = std::min<std::chrono::steady_clock::duration>(left, std::chrono::seconds(2));
-      until = now + std::max<std::chrono::steady_clock::duration>(share, floor);
-    }
-    int fd = newSocket(a.ss.ss_family, SOCK_STREAM);
-    if (fd < 0) {
-      last = sysErr(-fd);
-      continue;
-    }
-    std::error_code err;
-    detail::conn* c = wrap(fd, !isUnix, err);
-    if (c == nullptr) {
-      last = err;
-      continue;
-    }
-    Conn conn(c);
-    if (until != Deadline{}) netpoll::pdsetdeadline(c->pd, netpoll::kWrite, toNanotime(until));
-    int64_t rc;
-    {
-      interrupt in(ctx, c->pd);
-      rc = netpoll::current->connect(c->pd, reinterpret_cast<const sockaddr*>(&a.ss), a.len);
-      if (in.stop()) return {{}, ctx.Err()};  // conn closes as it goes
-    }
-    if (rc == 0) {
-      if (until != Deadline{}) netpoll::pdsetdeadline(c->pd, netpoll::kWrite, 0);
-      if (!isUnix) setNoDelay(fd);
-      return {std::move(conn), {}};
-    }
-    last = toErr(rc);
-    if (last == ErrDeadlineExceeded && until == deadline) break;  // the whole timeout is spent
-  }
-  return {{}, last};
+  std::string host, port;
+  if (auto e = SplitHostPort(address, host, port)) return {{}, e};
+  if (auto e = resolve(host.empty() ? (family == AF_INET6 ? "::1" : "127.0.0.1") : host, port, family, false, addrs))
+    return {{}, e};
+  if (auto e = ctx.Err()) return {{}, e};  // ended during the lookup
+  // Go's dialParallel: the first address's family first, the other as the
+  // fallback (only "tcp" resolves to both).
+  std::vector<Addr> primaries, fallbacks;
+  for (const Addr& a : addrs) (a.ss.ss_family == addrs[0].ss.ss_family ? primaries : fallbacks).push_back(a);
+  if (fallbacks.empty()) return detail::dialer::serial(ctx, primaries, deadline, true);
+  return detail::dialer::parallel(ctx, std::move(primaries), std::move(fallbacks), deadline);
 }
 
 }  // namespace ringo::net

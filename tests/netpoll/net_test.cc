@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "../runtime/test_util.h"
+#include "../../netpoll/dial.h"
 
 using namespace std::chrono_literals;
 using ringo::testing::CpuNanos;
@@ -747,6 +748,59 @@ TEST(Addr, LegacyIPv4FormsAndSignedPortsAreRefused) {
     const std::string port = ln.Address().String().substr(10);
     auto [c, derr] = net::Dial("tcp", "127.0.0.1:" + port);
     EXPECT_FALSE(derr) << derr.message();
+  });
+}
+
+// Happy Eyeballs (Go's dialParallel), on address lists given directly:
+// this machine has no name for both ::1 and 127.0.0.1. The primary is ::1
+// with a full accept queue, so its SYNs are dropped and its connect hangs;
+// the fallback, 127.0.0.1, accepts. The fallback starts 300 ms in (never
+// earlier) and wins, and the primary's dial is cancelled; a primary that
+// fails at once lets the fallback start without waiting; when both fail,
+// the primary's error is returned.
+TEST(Addr, AParallelDialFallsBackWhenThePrimaryHangsOrFails) {
+  RunP(1, [] {
+    net::ListenConfig lc;
+    lc.backlog = 1;
+    auto [hang, herr] = net::Listen("tcp6", "[::1]:0", lc);
+    if (herr) GTEST_SKIP() << "no IPv6 loopback here: " << herr.message();
+    std::vector<net::Conn> queued;  // never accepted: they fill the queue
+    for (int i = 0; i < 16; i++) {
+      auto [qc, qerr] = net::Dial("tcp", hang.Address().String(), 200ms);
+      if (qerr) break;  // the queue is full: this dial's SYNs were dropped
+      queued.push_back(std::move(qc));
+    }
+    if (queued.size() == 16u) GTEST_SKIP() << "the IPv6 accept queue never filled";
+    auto [ok, oerr] = net::Listen("tcp4", "127.0.0.1:0");
+    ASSERT_FALSE(oerr) << oerr.message();
+    const int before = ringo::NumGoroutine();
+
+    const auto t0 = std::chrono::steady_clock::now();
+    auto [c, err] = net::detail::dialer::parallel(ringo::Background(), {hang.Address()}, {ok.Address()},
+                                                  std::chrono::steady_clock::now() + 10s);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_FALSE(err) << err.message();
+    EXPECT_EQ(c.RemoteAddr().String(), ok.Address().String());
+    EXPECT_GE(took, 300ms);  // the fallback waits its turn
+    EXPECT_LT(took, 3s);     // catches a serial dial (5 s: half the time left) or a hang
+    EXPECT_EQ(ringo::NumGoroutine(), before);  // the primary's dial has ended
+
+    auto [gone6, g6err] = net::Listen("tcp6", "[::1]:0");
+    ASSERT_FALSE(g6err);
+    const net::Addr refused6 = gone6.Address();
+    (void)gone6.Close();
+    auto [gone4, g4err] = net::Listen("tcp4", "127.0.0.1:0");
+    ASSERT_FALSE(g4err);
+    const net::Addr refused4 = gone4.Address();
+    (void)gone4.Close();
+    const auto t1 = std::chrono::steady_clock::now();
+    auto [c2, err2] = net::detail::dialer::parallel(ringo::Background(), {refused6}, {ok.Address()}, {});
+    EXPECT_FALSE(err2) << err2.message();
+    EXPECT_LT(std::chrono::steady_clock::now() - t1, 300ms);  // no wait for the fallback's turn
+    auto [c3, err3] = net::detail::dialer::parallel(ringo::Background(), {refused6}, {refused4}, {});
+    EXPECT_EQ(err3, std::errc::connection_refused) << err3.message();
+    (void)hang.Close();
+    queued.clear();
   });
 }
 

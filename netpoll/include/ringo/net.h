@@ -117,6 +117,7 @@ using Deadline = std::chrono::steady_clock::time_point;
 
 namespace detail {
 struct conn;  // the shared state of a Conn or Listener (netpoll/net.cc)
+struct dialer;  // DialContext's serial and parallel dials (netpoll/net.cc)
 }
 
 // ---- Conn -----------------------------------------------------------------
@@ -208,7 +209,7 @@ class Conn {
   enum class writeEnd { none, more, fin };
   IOResult write(std::string_view buf, writeEnd end);
   friend class Listener;
-  friend Result<Conn> DialContext(const Context&, std::string_view, std::string_view, std::chrono::nanoseconds);
+  friend struct detail::dialer;
   explicit Conn(detail::conn* c) noexcept : c_(c) {}
   detail::conn* c_ = nullptr;
 };
@@ -307,6 +308,13 @@ Result<Conn> Dial(std::string_view network, std::string_view address,
 // progress at once (the socket is closed) and returns ctx.Err(). The name
 // lookup cannot be interrupted; its result is dropped if ctx ended during
 // it.
+//
+// Dial and DialContext on "tcp" to a name with both IPv6 and IPv4
+// addresses race the two families as Go does (RFC 6555, "Happy
+// Eyeballs"): the first address's family is tried, and 300 ms later (or
+// at once, if those fail first) the other family in parallel; the first
+// connection made wins and the other dial is cancelled. A host whose IPv6
+// route is dead answers in 300 ms, not after the kernel's SYN retries.
 Result<Conn> DialContext(const Context& ctx, std::string_view network, std::string_view address,
                          std::chrono::nanoseconds timeout = {});
 
