@@ -45,6 +45,7 @@
 
 #include <arpa/inet.h>
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -359,6 +360,17 @@ struct context {
   // number in their keys (a session is resumed only where it was verified).
   std::shared_ptr<ClientSessionCache> cache;
   uint64_t id = 0;
+  // Server: the session ticket keys, newest first (ticketMu, a runtime
+  // lock: nothing under it parks), and whether they are random and rotate.
+  struct ticketKey {
+    unsigned char name[16];
+    unsigned char aes[32];   // AES-256-CBC
+    unsigned char hmac[16];  // HMAC-SHA256
+    int64_t created;         // on the rotation clock
+  };
+  runtime::mutex ticketMu;
+  std::vector<ticketKey> ticketKeys;
+  bool ticketAuto = false;
 
   context() : slots(nullptr) {}
   ~context() {
@@ -461,6 +473,104 @@ int serverName(SSL* ssl, int*, void* arg) {
   return SSL_TLSEXT_ERR_OK;  // no match: the default certificate
 }
 
+// ---- session ticket keys ----------------------------------------------------
+//
+// OpenSSL seals tickets with one random key per SSL_CTX, made when the
+// context is and kept for its life: whoever reads that key from a
+// long-running server's memory opens every ticket it ever issued. Go
+// rotates: a new key every 24 hours, each opening tickets for 7 days. Here
+// the keys are the context's (shared by all of a Config's certificates, so
+// SNI does not matter), sealed and opened by ticketKeyCb.
+
+constexpr int64_t kTicketKeyRotation = int64_t(24) * 3600 * 1'000'000'000;
+constexpr int64_t kTicketKeyLifetime = 7 * kTicketKeyRotation;
+
+std::atomic<int64_t (*)()> ticketClock{nullptr};
+int64_t ticketNow() {
+  auto f = ticketClock.load(std::memory_order_relaxed);
+  return f ? f() : runtime::nanotime();
+}
+
+// ticketKeyFrom makes a key from 32 secret bytes: the name and the two
+// secrets are SHA-512 of them, cut in three (as Go's ticketKeyFromBytes).
+detail::context::ticketKey ticketKeyFrom(const std::array<uint8_t, 32>& b, int64_t created) {
+  unsigned char h[64];
+  unsigned int n = 0;
+  EVP_Digest(b.data(), b.size(), h, &n, EVP_sha512(), nullptr);
+  detail::context::ticketKey k;
+  std::memcpy(k.name, h, 16);
+  std::memcpy(k.aes, h + 16, 32);
+  std::memcpy(k.hmac, h + 48, 16);
+  OPENSSL_cleanse(h, sizeof h);
+  k.created = created;
+  return k;
+}
+
+detail::context::ticketKey randomTicketKey(int64_t now) {
+  std::array<uint8_t, 32> b;
+  if (RAND_bytes(b.data(), int(b.size())) != 1) {
+    std::fprintf(stderr, "ringo: tls: RAND_bytes failed making a session ticket key\n");
+    std::abort();
+  }
+  auto k = ticketKeyFrom(b, now);
+  OPENSSL_cleanse(b.data(), b.size());
+  return k;
+}
+
+// rotateTicketKeys puts a new key in front when the newest is a rotation
+// old, and drops keys past their lifetime (never the newest). ticketMu held.
+void rotateTicketKeys(std::vector<detail::context::ticketKey>& keys, int64_t now) {
+  if (keys.empty() || now - keys.front().created >= kTicketKeyRotation) keys.insert(keys.begin(), randomTicketKey(now));
+  while (keys.size() > 1 && now - keys.back().created >= kTicketKeyLifetime) {
+    OPENSSL_cleanse(&keys.back(), sizeof keys.back());
+    keys.pop_back();
+  }
+}
+
+// ticketKeyCb seals (enc) a ticket with the newest key, or opens one with
+// the key its name names: 0 if none does (a full handshake), 2 if it is
+// not the newest (OpenSSL then issues a ticket sealed with the newest).
+int ticketKeyCb(SSL* ssl, unsigned char name[16], unsigned char* iv, EVP_CIPHER_CTX* cctx, EVP_MAC_CTX* hctx,
+                int enc) {
+  auto* c = static_cast<detail::context*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
+  if (c == nullptr) return -1;
+  static EVP_CIPHER* const aes = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);  // once, not per ticket
+  if (aes == nullptr) return -1;
+  detail::context::ticketKey k;
+  bool newest = true;
+  {
+    runtime::lockGuard g(&c->ticketMu);
+    if (c->ticketAuto) rotateTicketKeys(c->ticketKeys, ticketNow());
+    if (c->ticketKeys.empty()) return 0;  // (never: a context has one at least)
+    if (enc) {
+      k = c->ticketKeys.front();
+    } else {
+      auto it = std::find_if(c->ticketKeys.begin(), c->ticketKeys.end(),
+                             [&](const auto& x) { return std::memcmp(x.name, name, 16) == 0; });
+      if (it == c->ticketKeys.end()) return 0;
+      k = *it;
+      newest = it == c->ticketKeys.begin();
+    }
+  }
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, k.hmac, sizeof k.hmac),
+                         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0),
+                         OSSL_PARAM_construct_end()};
+  int rc;
+  if (enc) {
+    std::memcpy(name, k.name, 16);
+    rc = RAND_bytes(iv, EVP_CIPHER_get_iv_length(aes)) == 1 && EVP_EncryptInit_ex(cctx, aes, nullptr, k.aes, iv) == 1 &&
+                 EVP_MAC_CTX_set_params(hctx, params) == 1
+             ? 1
+             : -1;
+  } else {
+    rc = EVP_DecryptInit_ex(cctx, aes, nullptr, k.aes, iv) == 1 && EVP_MAC_CTX_set_params(hctx, params) == 1
+             ? (newest ? 1 : 2)
+             : -1;
+  }
+  OPENSSL_cleanse(&k, sizeof k);
+  return rc;
+}
+
 // newSession files a copy of a session a server handed a client (the
 // handshake's on TLS 1.2; each NewSessionTicket on TLS 1.3, read after the
 // handshake) in the Config's ClientSessionCache.
@@ -488,6 +598,10 @@ std::error_code configure(SSL_CTX* ctx, const Config& cfg, detail::context* c, s
     if (!c->alpn.empty()) SSL_CTX_set_alpn_select_cb(ctx, alpnSelect, c);
     SSL_CTX_set_tlsext_servername_callback(ctx, serverName);
     SSL_CTX_set_tlsext_servername_arg(ctx, c);
+    if (!cfg.SessionTicketsDisabled) {
+      SSL_CTX_set_app_data(ctx, c);
+      SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticketKeyCb);
+    }
   } else {
     if (!c->alpn.empty())
       SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const unsigned char*>(c->alpn.data()), unsigned(c->alpn.size()));
@@ -545,6 +659,12 @@ std::error_code build(const Config& cfg, bool server, detail::context& c, std::s
       return make_error_code(Errc::noCertificate);
     }
     c.slots = Chan<std::monostate>(size_t(cfg.MaxHandshakes > 0 ? cfg.MaxHandshakes : 1024));
+    if (!cfg.SessionTicketsDisabled) {
+      const int64_t now = ticketNow();
+      for (const auto& k : cfg.SessionTicketKeys) c.ticketKeys.push_back(ticketKeyFrom(k, now));
+      c.ticketAuto = c.ticketKeys.empty();
+      if (c.ticketAuto) rotateTicketKeys(c.ticketKeys, now);
+    }
     for (size_t i = 0; i < cfg.Certificates.size(); i++) {
       parsedPair p;
       std::string why;
@@ -602,6 +722,8 @@ struct compiled {
 
 Config::Config() : compiled_(std::make_shared<detail::compiled>()) {}
 
+void detail::SetTicketKeyClock(int64_t (*now)()) noexcept { ticketClock.store(now, std::memory_order_relaxed); }
+
 Config::Config(const Config& o)
     : Certificates(o.Certificates),
       MinVersion(o.MinVersion),
@@ -609,6 +731,7 @@ Config::Config(const Config& o)
       NextProtos(o.NextProtos),
       CipherList(o.CipherList),
       SessionTicketsDisabled(o.SessionTicketsDisabled),
+      SessionTicketKeys(o.SessionTicketKeys),
       HandshakeTimeout(o.HandshakeTimeout),
       MaxHandshakes(o.MaxHandshakes),
       ServerName(o.ServerName),
@@ -848,7 +971,16 @@ std::error_code conn::runHandshake() {
   for (;;) {
     auto [r, e, err] = call([](SSL* s) { return SSL_do_handshake(s); });
     auto ferr = flush();  // the records to send (a flight, or an alert)
-    if (r == 1) return ferr;
+    if (r == 1) {
+      // A TLS 1.2 resumption may bring a renewed ticket (the server's key
+      // rotated); OpenSSL tells the cache only of sessions from full
+      // handshakes there, so the renewed one is filed here, as Go files it.
+      if (!server && ctx && ctx->cache && SSL_session_reused(ssl) && SSL_version(ssl) < TLS1_3_VERSION) {
+        runtime::lockGuard g(&mu);
+        if (SSL_SESSION* sess = SSL_get_session(ssl)) (void)newSession(ssl, sess);
+      }
+      return ferr;
+    }
     if (e == SSL_ERROR_WANT_READ) {
       if (ferr) return ferr;
       if (auto rerr = fill()) return rerr;  // ErrEOF: the peer left mid-handshake (Go logs "EOF" too)

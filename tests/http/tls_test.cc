@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -451,6 +452,112 @@ TEST(TLS, AClientSessionCacheResumesTheNextConnection) {
       EXPECT_EQ(withCache.ClientSessionCache->Len(), 2u) << v;
     }
   });
+}
+
+// oneConnection serves one TLS connection on a fresh listener with sc
+// (writes "hi", waits for the client to close) and dials it with cc:
+// whether the handshake resumed a session. The client reads the "hi", so
+// it has taken the ticket (TLS 1.3 sends it after the handshake).
+bool oneConnection(const tls::Config& sc, const tls::Config& cc) {
+  auto [ln, lerr] = net::Listen("tcp", "127.0.0.1:0");
+  EXPECT_FALSE(lerr) << lerr.message();
+  ringo::WaitGroup wg;
+  wg.Add(1);
+  ringo::Go([&] {
+    RINGO_DEFER(wg.Done());
+    auto [nc, aerr] = ln.Accept();
+    if (aerr) return;
+    tls::Conn s = tls::Server(std::move(nc), sc);
+    (void)s.SetDeadline(std::chrono::steady_clock::now() + 10s);  // only a failing test waits that long
+    (void)s.Write("hi");
+    char b[8];
+    (void)s.Read(b);  // until the client closes
+    (void)s.Close();
+  });
+  bool resumed = false;
+  auto [c, derr] = tls::Dial("tcp", ln.Address().String(), cc);
+  EXPECT_FALSE(derr) << derr.message();
+  if (!derr) {
+    (void)c.SetReadDeadline(std::chrono::steady_clock::now() + 10s);
+    char b[2];
+    size_t got = 0;
+    while (got < 2) {
+      auto r = c.Read({b + got, 2 - got});
+      if (r.err) break;
+      got += r.n;
+    }
+    EXPECT_EQ(got, 2u);
+    resumed = c.State().DidResume;
+    (void)c.Close();
+  }
+  (void)ln.Close();
+  wg.Wait();
+  return resumed;
+}
+
+// SessionTicketKeys (Go's SetSessionTicketKeys): servers given the same
+// keys open each other's tickets; a ticket sealed with an older key still
+// opens and is renewed with the newest; a server without the key runs a
+// full handshake. Random keys (no SessionTicketKeys) are each server's own.
+TEST(TLS, ServersSharingSessionTicketKeysResumeEachOthersSessions) {
+  ringo::Options o;
+  o.maxprocs = 1;
+  ringo::Run(
+      [] {
+        std::array<uint8_t, 32> k1, k2, k3;
+        k1.fill(1);
+        k2.fill(2);
+        k3.fill(3);
+        auto server = [](std::vector<std::array<uint8_t, 32>> keys) {
+          tls::Config c;
+          c.Certificates = {PKI().leaf};
+          c.SessionTicketKeys = std::move(keys);
+          return c;
+        };
+        for (uint16_t version : {tls::VersionTLS13, tls::VersionTLS12}) {
+          const char* v = version == tls::VersionTLS13 ? "TLS 1.3" : "TLS 1.2";
+          auto cc = ClientConfig("127.0.0.1");
+          cc.MaxVersion = version;
+          cc.ClientSessionCache = tls::NewLRUClientSessionCache();
+          EXPECT_FALSE(oneConnection(server({k1}), cc)) << v;     // the first: a full handshake
+          EXPECT_TRUE(oneConnection(server({k1}), cc)) << v;      // another server, the same key
+          EXPECT_TRUE(oneConnection(server({k2, k1}), cc)) << v;  // an older key opens it, k2 renews it
+          EXPECT_TRUE(oneConnection(server({k2}), cc)) << v;      // so k2 alone opens the renewed one
+          EXPECT_FALSE(oneConnection(server({k3}), cc)) << v;     // no key of its own
+          EXPECT_FALSE(oneConnection(server({}), cc)) << v;       // random keys: another server's
+          EXPECT_FALSE(oneConnection(server({}), cc)) << v;
+        }
+      },
+      o);
+}
+
+// Random keys rotate as Go's: a new one every 24 hours, each opening
+// tickets for 7 days (on a clock the test moves).
+std::atomic<int64_t> gTicketClock{1};
+TEST(TLS, SessionTicketKeysRotateDailyAndOpenTicketsForAWeek) {
+  constexpr int64_t hour = int64_t(3600) * 1'000'000'000;
+  tls::detail::SetTicketKeyClock([] { return gTicketClock.load(); });
+  RINGO_DEFER(tls::detail::SetTicketKeyClock(nullptr));
+  ringo::Options o;
+  o.maxprocs = 1;
+  ringo::Run(
+      [] {
+        gTicketClock = 1;
+        tls::Config sc;  // built at the first connection: its first key is made at hour 0
+        sc.Certificates = {PKI().leaf};
+        auto cc = ClientConfig("127.0.0.1");
+        cc.ClientSessionCache = tls::NewLRUClientSessionCache();
+        EXPECT_FALSE(oneConnection(sc, cc));
+        EXPECT_TRUE(oneConnection(sc, cc));  // key 0
+        gTicketClock = 25 * hour;            // key 1 made; key 0 still opens, key 1 renews
+        EXPECT_TRUE(oneConnection(sc, cc));
+        gTicketClock = 8 * 24 * hour;  // key 0 gone; key 1 (167 h old) opens, key 2 made and renews
+        EXPECT_TRUE(oneConnection(sc, cc));
+        gTicketClock = 15 * 24 * hour + 1;  // key 2 is 7 days old: gone, and the ticket with it
+        EXPECT_FALSE(oneConnection(sc, cc));
+        EXPECT_TRUE(oneConnection(sc, cc));  // key 3, made just now
+      },
+      o);
 }
 
 TEST(TLS, AClientSessionCacheKeepsTheMostRecentlyUsedServers) {

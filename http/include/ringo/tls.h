@@ -25,6 +25,7 @@
 // kTLS is not used: this kernel offers no "tls" upper-layer protocol.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -97,6 +98,10 @@ namespace detail {
 struct context;   // the OpenSSL SSL_CTXs a Config compiles into (tls.cc)
 struct compiled;  // a Config's compiled context, made once (tls.cc)
 struct lru;       // a ClientSessionCache's entries (tls.cc)
+// SetTicketKeyClock replaces the clock (monotonic ns) that session ticket
+// key rotation reads, null restoring the real one: for tests of the
+// rotation, which otherwise take days.
+void SetTicketKeyClock(int64_t (*now)()) noexcept;
 }
 
 // ClientSessionCache keeps the sessions servers hand a client (TLS 1.3
@@ -142,6 +147,15 @@ struct Config {
   std::vector<std::string> NextProtos = {"http/1.1"};   // ALPN, in preference order
   std::string CipherList;                               // TLS 1.2 ciphers, OpenSSL syntax ("": OpenSSL's default)
   bool SessionTicketsDisabled = false;                  // no resumption: no tickets (server), none used (client)
+  // Server: the keys session tickets are sealed with (Go's
+  // SetSessionTicketKeys): the first seals new tickets, every one opens
+  // them (a ticket sealed with another is renewed with the first). Servers
+  // given the same keys resume each other's sessions: several processes
+  // behind one balancer. Empty: random keys rotated as Go's, a new one
+  // every 24 hours, each opening tickets for 7 days, so a stolen key
+  // exposes a week of sessions at most (OpenSSL's default is one key for
+  // the life of the process).
+  std::vector<std::array<uint8_t, 32>> SessionTicketKeys;
   std::chrono::nanoseconds HandshakeTimeout = 10s;      // 0: none
   // Server: handshakes in progress at once; a connection past it waits
   // (its HandshakeTimeout running) for one to finish. 0: 1024.
