@@ -531,6 +531,70 @@ TEST(TLS, ServersSharingSessionTicketKeysResumeEachOthersSessions) {
       o);
 }
 
+// A TLS 1.3 resumption brings a new ticket, as with OpenSSL's own keys:
+// without one, a client that keeps its connection's session for the next
+// (wrk does) ran a full handshake every other time. The client is OpenSSL
+// on a thread, counting the tickets it is handed; the server serves four
+// connections.
+std::atomic<int> gTickets{0};
+TEST(TLS, EveryTLS13ResumptionBringsANewTicket) {
+  std::thread peer;
+  std::vector<int> reused;
+  gTickets = 0;
+  ringo::Options o;
+  o.maxprocs = 1;
+  ringo::Run(
+      [&] {
+        auto [ln, lerr] = net::Listen("tcp", "127.0.0.1:0");
+        ASSERT_FALSE(lerr) << lerr.message();
+        const net::Addr la = ln.Address();
+        sockaddr_in a{};
+        std::memcpy(&a, &la.ss, sizeof a);
+        peer = std::thread([a, &reused] {
+          SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+          SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+          SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+          SSL_CTX_sess_set_new_cb(ctx, [](SSL*, SSL_SESSION*) {
+            gTickets++;
+            return 0;
+          });
+          SSL* s = SSL_new(ctx);
+          for (int i = 0; i < 4; i++) {
+            int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            timeval tv{10, 0};  // a test that failed early must not leave this thread blocked
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+            if (connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) break;
+            SSL_set_fd(s, fd);
+            if (SSL_connect(s) != 1) break;
+            char b[8];
+            int n = SSL_read(s, b, sizeof b);  // "hi", and the ticket before it
+            reused.push_back(n == 2 ? SSL_session_reused(s) : -1);
+            SSL_shutdown(s);
+            SSL_clear(s);  // keeps the session for the next connection
+            close(fd);
+          }
+          SSL_free(s);
+          SSL_CTX_free(ctx);
+        });
+        tls::Config sc;
+        sc.Certificates = {PKI().leaf};
+        for (int i = 0; i < 4; i++) {
+          auto [nc, aerr] = ln.Accept();
+          ASSERT_FALSE(aerr) << aerr.message();
+          tls::Conn c = tls::Server(std::move(nc), sc);
+          (void)c.SetDeadline(std::chrono::steady_clock::now() + 10s);
+          (void)c.Write("hi");
+          char b[8];
+          (void)c.Read(b);  // until the client's close_notify
+          (void)c.Close();
+        }
+      },
+      o);
+  peer.join();
+  EXPECT_EQ(reused, (std::vector<int>{0, 1, 1, 1}));
+  EXPECT_EQ(gTickets.load(), 4);  // one per connection, resumed ones too
+}
+
 // Random keys rotate as Go's: a new one every 24 hours, each opening
 // tickets for 7 days (on a clock the test moves).
 std::atomic<int64_t> gTicketClock{1};
