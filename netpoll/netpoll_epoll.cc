@@ -77,7 +77,7 @@ class epoll final : public poller {
     }
     if (!havePwait2_) {
       // Milliseconds, rounded up: a timer is never run early.
-      const int ms = delay < 0 ? -1 : int(std::min<int64_t>((delay + 999'999) / 1'000'000, INT_MAX));
+      const int ms = delay < 0 ? -1 : int(std::min<int64_t>(delay / 1'000'000 + 1, INT_MAX));
       n = epoll_wait(epfd_, evs, 128, ms);
     }
     if (delay != 0) blocked_.store(false, std::memory_order_relaxed);

@@ -1,10 +1,9 @@
 // context.cc — Context: a tree of cancellable nodes.
 //
 // Each cancellable node has a Done channel, an error, and the children that
-// must be cancelled with it; the parent lists its children (as Go's
-// cancelCtx does) until they are cancelled or freed, which is why cancel
-// should always be called (an uncancelled child of a long-lived parent
-// stays listed, and its timer runs, until it is freed). A node's std::mutex guards err and children and is never held
+// must be cancelled with it; the parent holds its children (as Go's
+// cancelCtx does) until they are cancelled, which is why cancel must always
+// be called (see ctxNode for who owns what). A node's std::mutex guards err and children and is never held
 // across a park: cancel only closes a channel, which readies waiters and
 // never blocks, so cancel works from a timer, a foreign thread, anywhere.
 #include <mutex>
@@ -40,69 +39,77 @@ const std::error_category& context_category() noexcept {
 namespace runtime {
 
 struct ctxNode : std::enable_shared_from_this<ctxNode> {
-  std::shared_ptr<ctxNode> parent;  // null for Background
+  // Ownership, as Go's garbage collector sees it, without the cycle that
+  // reference counting cannot free: a parent holds its children (until
+  // they are cancelled: a child whose cancel is never called lives as long
+  // as its parent, Go's documented leak), a deadline's timer holds its
+  // node until it fires or is stopped, and a child points to its parent
+  // without holding it. So a subtree nobody holds, cancelled or not, is
+  // freed; a child held only through its Done channel is still cancelled
+  // with its parent; and a parent whose handles are gone still cancels the
+  // children someone holds at its deadline.
+  std::weak_ptr<ctxNode> parent;  // empty for Background
   bool cancellable = false;
   Chan<std::monostate> done{nullptr};
   std::optional<Time> deadline;
 
   std::mutex mu;
   std::error_code err;  // mu
-  // The children to cancel with this node (mu). Weak: a parent does not
-  // keep a child alive (a child keeps its parent), so a subtree nobody
-  // holds is freed even if its cancel was never called, as Go's GC frees
-  // it; a child that goes leaves the map in its destructor.
-  std::unordered_map<ctxNode*, std::weak_ptr<ctxNode>> children;
+  std::unordered_map<ctxNode*, std::shared_ptr<ctxNode>> children;  // mu
   std::optional<Timer> timer;  // mu; the deadline's
-
-  ~ctxNode() {
-    if (cancellable) detach();
-  }
 
   // cancel closes done and cancels the children; the first call wins.
   // As in Go, all of it happens under mu, so an Err that says cancelled
   // means Done is closed and every descendant is cancelled too.
   void cancel(std::error_code why, bool removeFromParent) {
-    std::vector<std::shared_ptr<ctxNode>> kids;  // released after mu: a last reference runs ~ctxNode, which locks mu
+    // Released after mu: a last reference runs ~ctxNode, which frees
+    // grandchildren and a Timer.
+    std::unordered_map<ctxNode*, std::shared_ptr<ctxNode>> kids;
     std::optional<Timer> t;
     {
       std::lock_guard g(mu);
       if (err) return;
       err = why;
       done.Close();
-      for (auto& [raw, weak] : children)
-        if (auto kid = weak.lock()) {
-          kid->cancel(why, false);  // lock order: parent, then child
-          kids.push_back(std::move(kid));
-        }
-      children.clear();
+      kids.swap(children);
+      for (auto& [raw, kid] : kids) kid->cancel(why, false);  // lock order: parent, then child
       t.swap(timer);
     }
     if (t) t->Stop();
     if (removeFromParent) detach();
   }
 
+  // ancestor is the nearest cancellable ancestor, if it still exists.
+  std::shared_ptr<ctxNode> ancestor() const {
+    auto p = parent.lock();
+    while (p && !p->cancellable) p = p->parent.lock();
+    return p;
+  }
+
   // detach removes this node from its nearest cancellable ancestor.
   void detach() {
-    ctxNode* p = parent.get();
-    while (p && !p->cancellable) p = p->parent.get();
-    if (p == nullptr) return;
+    auto p = ancestor();
+    if (!p) return;
+    std::shared_ptr<ctxNode> self;  // dropped after the lock
     std::lock_guard g(p->mu);
-    p->children.erase(this);
+    if (auto it = p->children.find(this); it != p->children.end()) {
+      self = std::move(it->second);
+      p->children.erase(it);
+    }
   }
 
   // attach links this node under its nearest cancellable ancestor, or
   // cancels it at once if that one is cancelled already.
   void attach() {
-    ctxNode* p = parent.get();
-    while (p && !p->cancellable) p = p->parent.get();
-    if (p == nullptr) return;
+    auto p = ancestor();
+    if (!p) return;
     std::error_code perr;
     {
       std::lock_guard g(p->mu);
       if (p->err)
         perr = p->err;
       else
-        p->children.emplace(this, weak_from_this());
+        p->children.emplace(this, shared_from_this());
     }
     if (perr) cancel(perr, false);
   }
@@ -146,10 +153,9 @@ std::pair<Context, CancelFunc> WithDeadline(const Context& parent, Time d) {
     n->cancel(ContextError::DeadlineExceeded, true);
     return {std::move(ctx), std::move(cancel)};
   }
-  std::weak_ptr<runtime::ctxNode> weak = ctx.n_;
-  Timer t = AfterFunc(d - now, [weak] {
-    if (auto node = weak.lock()) node->cancel(ContextError::DeadlineExceeded, true);
-  });
+  // The timer holds the node until it fires or cancel stops it (Go's
+  // timer keeps its context alive the same way).
+  Timer t = AfterFunc(d - now, [node = ctx.n_] { node->cancel(ContextError::DeadlineExceeded, true); });
   {
     std::lock_guard g(n->mu);
     if (!n->err) {

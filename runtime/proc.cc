@@ -1593,7 +1593,7 @@ static void* sysmon(void*) {
     }
     // An overdue timer with nobody in the poller and a P free: wake an M.
     const int64_t t = earliestTimer();
-    if (t != 0 && t + 1'000'000 < now && sched.lastpoll.load() != 0 && sched.npidle.load() > 0) wakep();
+    if (t != 0 && t < now - 1'000'000 && sched.lastpoll.load() != 0 && sched.npidle.load() > 0) wakep();
     if (schedtraceNs > 0 && now - lasttrace >= schedtraceNs) {
       lasttrace = now;
       schedtrace(now);

@@ -39,7 +39,18 @@ void release(timerState* ts) {
   if (ts->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete ts;
 }
 
-void dropTimer(void* arg) { release(static_cast<timerState*>(arg)); }
+// dropTimer is the heap's letting go of a timer that will never fire (Run
+// is ending): an AfterFunc's function goes too, since what it holds (a
+// Context's timer holds its node, which holds the Timer) would otherwise
+// keep both alive past the Run.
+void dropTimer(void* arg) {
+  auto* ts = static_cast<timerState*>(arg);
+  std::function<void()> fn;
+  lock(&ts->mu);
+  fn.swap(ts->fn);
+  unlock(&ts->mu);
+  release(ts);
+}  // fn goes here, after the heap's reference
 
 P* currentP(const char* what) {
   M* mp = getm();

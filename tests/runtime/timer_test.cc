@@ -299,8 +299,8 @@ TEST(Context, AnErrSaysDoneIsClosedAndTheChildrenAreCancelled) {
           ringo::Go([&, ctx = ctx, child = child] {
             RINGO_DEFER(wg.Done());
             go = true;
-            for (int spins = 0; spins < 1000000 && !ctx.Err(); spins++) {
-            }
+            for (int spins = 0; spins < 1000000 && !ctx.Err(); spins++)
+              if (spins % 64 == 63) ringo::Gosched();  // on main's P, let it cancel
             if (!ctx.Err()) return;  // a slow machine: this round proves nothing
             bool closed = true;
             ringo::Select(ringo::Recv(ctx.Done()), ringo::Default([&] { closed = false; }));
@@ -316,25 +316,51 @@ TEST(Context, AnErrSaysDoneIsClosedAndTheChildrenAreCancelled) {
       o);
 }
 
-// A parent does not keep its children alive: a subtree whose cancel was
-// never called is freed with its last handle (as Go's GC frees it). A
-// parent and child used to own each other; the asan build's leak check
-// reports such a pair.
-TEST(Context, AnUncancelledSubtreeNobodyHoldsIsFreed) {
+// Who keeps a context alive, as Go's garbage collector would: a subtree
+// nobody holds is freed, cancelled or not (a parent and child used to own
+// each other; the asan build's leak check reports such a pair); a child
+// held only through its Done channel is still cancelled with its parent;
+// a parent whose handles are gone still cancels, at its deadline, the
+// child someone holds; a context whose handles are gone still closes its
+// Done at its deadline.
+TEST(Context, OwnershipFreesWhatNobodyHoldsAndCancelsWhatSomebodyWaitsOn) {
   ringo::Run([] {
     for (int i = 0; i < 100; i++) {
       auto [a, ca] = ringo::WithCancel(ringo::Background());
       auto [b, cb] = ringo::WithTimeout(a, 1h);
       auto [c, cc] = ringo::WithCancel(b);
-    }  // all dropped, none cancelled: nothing may be left of them
-    auto [root, cancelRoot] = ringo::WithCancel(ringo::Background());
-    for (int i = 0; i < 100; i++) {
-      auto [a, ca] = ringo::WithCancel(root);
-      auto [b, cb] = ringo::WithTimeout(a, 1h);
-      (void)b;
-    }  // dropped, never cancelled, under a live parent
-    cancelRoot();  // finds no child to cancel, and must not touch a freed one
-    EXPECT_EQ(root.Err(), ringo::ContextError::Canceled);
+    }  // all dropped, none cancelled: nothing may be left of them at the end
+    auto closedWithin = [](const ringo::Chan<std::monostate>& d, std::chrono::nanoseconds limit) {
+      bool closed = false;
+      ringo::Select(ringo::Recv(d, [&] { closed = true; }), ringo::Recv(ringo::After(limit)));
+      return closed;
+    };
+    // A child held only through its Done channel.
+    auto [parent, cancelParent] = ringo::WithCancel(ringo::Background());
+    ringo::Chan<std::monostate> d(nullptr);
+    {
+      auto [child, cancelChild] = ringo::WithCancel(parent);
+      d = child.Done();
+    }  // the child's Context and cancel are gone
+    cancelParent();
+    EXPECT_TRUE(closedWithin(d, 0ns));  // closed by the parent's cancel, at once
+    // A parent with a deadline, whose handles are gone, and its child.
+    ringo::Context held = ringo::Background();
+    ringo::CancelFunc cancelHeld;
+    {
+      auto [p, cp] = ringo::WithTimeout(ringo::Background(), 20ms);
+      std::tie(held, cancelHeld) = ringo::WithCancel(p);
+    }
+    EXPECT_TRUE(closedWithin(held.Done(), 5s));  // at the parent's deadline (the bound catches a hang)
+    EXPECT_EQ(held.Err(), ringo::ContextError::DeadlineExceeded);
+    cancelHeld();
+    // A context with a deadline, held only through its Done channel.
+    ringo::Chan<std::monostate> td(nullptr);
+    {
+      auto [t, ct] = ringo::WithTimeout(ringo::Background(), 20ms);
+      td = t.Done();
+    }
+    EXPECT_TRUE(closedWithin(td, 5s));
   });
 }
 
