@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -140,10 +141,12 @@ std::error_code resolve(const std::string& host, const std::string& port, int fa
   const bool numericPort = parsePort(port, p);
   if (!numericPort && !port.empty() && port.find_first_not_of("0123456789") == std::string::npos)
     return make_error_code(Errc::badAddress);  // a number, but not a port
-  // A service name is letters, digits and '-' ("http"); anything else
-  // ("+65616", " 80") getaddrinfo would read as a number and wrap.
+  // A service name starts with a letter, then letters, digits and '-'
+  // ("http", RFC 6335); anything else ("+65616", "-4294967216", " 80")
+  // getaddrinfo would read as a number and wrap.
   if (!numericPort && !port.empty() &&
-      port.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != std::string::npos)
+      (!std::isalpha(static_cast<unsigned char>(port[0])) ||
+       port.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != std::string::npos))
     return make_error_code(Errc::badAddress);
   Addr a;
   if (numericPort) {
@@ -555,6 +558,7 @@ class interrupt {
     Chan<std::monostate> done = ctx.Done();
     if (!done) return;  // Background: never ends
     watching_ = true;
+    stop_ = Chan<std::monostate>();
     wg_.Add(1);
     Go([this, done, pd] {
       Select(Recv(done, [&] {
@@ -577,10 +581,19 @@ class interrupt {
  private:
   bool watching_ = false;
   bool fired_ = false;  // the watcher's, read after wg_.Wait
-  Chan<std::monostate> stop_;
+  Chan<std::monostate> stop_{nullptr};  // made only for a context that can end
   WaitGroup wg_;
 };
 }  // namespace
+
+// dialErr is why a dial ends with its context, as Go maps it: a context
+// past its deadline is a timeout (ErrDeadlineExceeded, whichever fires
+// first, the socket's deadline or the context's timer), a cancelled one
+// its error.
+static std::error_code dialErr(const Context& ctx) {
+  auto e = ctx.Err();
+  return e == ContextError::DeadlineExceeded ? ErrDeadlineExceeded : e;
+}
 
 namespace detail {
 
@@ -612,7 +625,7 @@ Result<Conn> dialer::serial(const Context& ctx, const std::vector<Addr>& addrs, 
     {
       interrupt in(ctx, c->pd);
       rc = netpoll::current->connect(c->pd, reinterpret_cast<const sockaddr*>(&a.ss), a.len);
-      if (in.stop()) return {{}, ctx.Err()};  // conn closes as it goes
+      if (in.stop()) return {{}, dialErr(ctx)};  // conn closes as it goes
     }
     if (rc == 0) {
       if (until != Deadline{}) netpoll::pdsetdeadline(c->pd, netpoll::kWrite, 0);
@@ -673,7 +686,7 @@ Result<Conn> dialer::parallel(const Context& ctx, std::vector<Addr> primaries, s
   while (auto o = results.TryRecv()) {  // a second connection that made it anyway: closed
   }
   if (won.value) return won;
-  if (auto e = ctx.Err()) return {{}, e};
+  if (auto e = dialErr(ctx)) return {{}, e};
   return {{}, primaryErr ? primaryErr : fallbackErr};
 }
 }  // namespace detail
@@ -681,7 +694,7 @@ Result<Conn> dialer::parallel(const Context& ctx, std::vector<Addr> primaries, s
 Result<Conn> DialContext(const Context& ctx, std::string_view network, std::string_view address,
                          std::chrono::nanoseconds timeout) {
   if (!netpoll::current) return {{}, noPoller()};
-  if (auto e = ctx.Err()) return {{}, e};
+  if (auto e = dialErr(ctx)) return {{}, e};
   bool isUnix, ok;
   const int family = networkFamily(network, isUnix, ok);
   if (!ok) return {{}, make_error_code(Errc::unknownNetwork)};
@@ -700,7 +713,7 @@ Result<Conn> DialContext(const Context& ctx, std::string_view network, std::stri
   if (auto e = SplitHostPort(address, host, port)) return {{}, e};
   if (auto e = resolve(host.empty() ? (family == AF_INET6 ? "::1" : "127.0.0.1") : host, port, family, false, addrs))
     return {{}, e};
-  if (auto e = ctx.Err()) return {{}, e};  // ended during the lookup
+  if (auto e = dialErr(ctx)) return {{}, e};  // ended during the lookup
   // Go's dialParallel: the first address's family first, the other as the
   // fallback (only "tcp" resolves to both).
   std::vector<Addr> primaries, fallbacks;

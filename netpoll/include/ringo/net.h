@@ -304,10 +304,10 @@ Result<Listener> Listen(std::string_view network, std::string_view address,
 Result<Conn> Dial(std::string_view network, std::string_view address,
                   std::chrono::nanoseconds timeout = {});
 // DialContext is Dial bounded by ctx too (Go's Dialer.DialContext): its
-// deadline counts as the timeout's, and cancelling it ends a connect in
-// progress at once (the socket is closed) and returns ctx.Err(). The name
-// lookup cannot be interrupted; its result is dropped if ctx ended during
-// it.
+// deadline counts as the timeout's (ErrDeadlineExceeded when it passes),
+// and cancelling it ends a connect in progress at once (the socket is
+// closed) with ctx.Err(). The name lookup cannot be interrupted: a dial
+// whose context ends during it returns once getaddrinfo does.
 //
 // Dial and DialContext on "tcp" to a name with both IPv6 and IPv4
 // addresses race the two families as Go does (RFC 6555, "Happy
