@@ -127,9 +127,10 @@ messageReader::step messageReader::feed(const char* data, size_t n) {
     }
     // The caps above count names, values and the request line; the bytes
     // between them (spaces, empty lines before the request) count here,
-    // with Go's 4 KiB of room (its reader holds MaxHeaderBytes + 4096).
-    if (wasHead && (rawHeadBytes_ += consumed) > limits_.maxHeaderBytes + 4096) {
-      fail(431, std::string(what_) + " head too large");
+    // with Go's 4 KiB of room (its reader holds MaxHeaderBytes + 4096). A
+    // trailer section is a head too.
+    if ((rawHeadBytes_ += consumed) > limits_.maxHeaderBytes + 4096) {
+      fail(431, std::string(what_) + (wasHead ? " head too large" : " trailer too large"));
       return {readEvent::error, 0, {}};
     }
   } else if (consumed > 0) {
@@ -165,6 +166,7 @@ messageReader::step messageReader::feed(const char* data, size_t n) {
   if (doneReady_) {
     doneReady_ = false;
     headDone_ = false;
+    rawHeadBytes_ = 0;  // the trailer's count ends with its message
     if (head_.status < 100 || head_.status >= 200) noBody_ = false;  // an interim answer keeps it
     return {readEvent::done, consumed, {}};
   }

@@ -145,7 +145,7 @@ class messageReader {
   messageHead head_;
   bool fieldOpen_ = false;   // a header name is being read (its value not yet)
   size_t headBytes_ = 0;
-  size_t rawHeadBytes_ = 0;  // every byte of the head so far: whitespace, folds, CRLFs too
+  size_t rawHeadBytes_ = 0;  // every byte of the head (or trailer) so far: whitespace, CRLFs too
   size_t chunkExt_ = 0;
   char prev_ = '\n';         // the byte before the current input (bare-LF check)
   bool trailer_ = false;     // past the last chunk: the trailer section is scanned as a head is

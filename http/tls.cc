@@ -874,10 +874,12 @@ struct conn {
   }
 
   // partialRecord: does OpenSSL hold the start of a record it has not
-  // been able to finish?
+  // been able to finish? Bytes of it buffered (SSL_has_pending), or a whole
+  // header read and none of the body ("RB": the record layer is reading a
+  // body; its header is no longer counted as buffered).
   bool partialRecord() {
     runtime::lockGuard g(&mu);
-    return !in.empty() || SSL_has_pending(ssl) != 0;
+    return !in.empty() || SSL_has_pending(ssl) != 0 || std::strcmp(SSL_rstate_string(ssl), "RB") == 0;
   }
 
   // queueCloseNotify puts close_notify in out, once (mu held).
@@ -1068,8 +1070,14 @@ std::error_code conn::awaitInput() {
 
 net::IOResult conn::read(char* p, size_t n) {
   if (auto err = handshake()) return {0, err};
+  // A FIN inside a record is a cut, not an end (Go's io.ErrUnexpectedEOF):
+  // a close-delimited body would otherwise read as complete. At a record
+  // boundary it is EOF, as in Go, close_notify or not.
+  auto cutOrEOF = [&](std::error_code e) {
+    return e == net::ErrEOF && partialRecord() ? make_error_code(Errc::unexpectedEOF) : e;
+  };
   for (;;) {
-    if (auto rerr = awaitInput()) return {0, rerr};
+    if (auto rerr = awaitInput()) return {0, cutOrEOF(rerr)};
     size_t made = 0;  // the records this SSL_read adds (an alert, a post-handshake message)
     auto [r, e, err] = call([&](SSL* s) {
       const size_t before = out.size();
@@ -1082,14 +1090,7 @@ net::IOResult conn::read(char* p, size_t n) {
     if (e != SSL_ERROR_WANT_READ) readEnded = true;
     switch (e) {
       case SSL_ERROR_WANT_READ:
-        if (auto rerr = fill()) {
-          // A FIN inside a record is a cut, not an end (Go's
-          // io.ErrUnexpectedEOF): a close-delimited body would otherwise
-          // read as complete. At a record boundary it is EOF, as in Go,
-          // close_notify or not.
-          if (rerr == net::ErrEOF && partialRecord()) return {0, make_error_code(Errc::unexpectedEOF)};
-          return {0, rerr};
-        }
+        if (auto rerr = fill()) return {0, cutOrEOF(rerr)};
         continue;
       case SSL_ERROR_ZERO_RETURN:
         return {0, net::ErrEOF};  // close_notify

@@ -162,6 +162,8 @@ INSTANTIATE_TEST_SUITE_P(
         Bad{"HeadTooLarge", "GET / HTTP/1.1\r\nX: " + std::string(70000, 'v') + "\r\n\r\n", 431},
         // Spaces are not names or values, yet they are head bytes.
         Bad{"HeadTooLargeInSpaces", "GET / HTTP/1.1\r\nX:" + std::string(70000, ' ') + "v\r\n\r\n", 431},
+        Bad{"TrailerTooLargeInSpaces",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX:" + std::string(70000, ' ') + "v\r\n\r\n", 431},
         Bad{"TooManyHeaders",
             [] {
               std::string s = "GET / HTTP/1.1\r\n";
