@@ -740,7 +740,7 @@ TEST(Addr, LegacyIPv4FormsAndSignedPortsAreRefused) {
       EXPECT_EQ(net::Dial("tcp", std::string(h) + ":1", 1s).err, net::Errc::noSuchHost) << h;
       EXPECT_EQ(net::Listen("tcp", std::string(h) + ":0").err, net::Errc::noSuchHost) << h;
     }
-    for (const char* a : {"127.0.0.1:+65616", "127.0.0.1: 80", "127.0.0.1:8 0"})
+    for (const char* a : {"127.0.0.1:+65616", "127.0.0.1:-4294967216", "127.0.0.1: 80", "127.0.0.1:8 0"})
       EXPECT_EQ(net::Dial("tcp", a).err, net::Errc::badAddress) << a;
     auto [ln, lerr] = net::Listen("tcp", "localhost:0");
     ASSERT_FALSE(lerr) << lerr.message();
