@@ -375,6 +375,7 @@ struct context {
   context() : slots(nullptr) {}
   ~context() {
     for (auto& e : ctxs) SSL_CTX_free(e.ctx);
+    if (!ticketKeys.empty()) OPENSSL_cleanse(ticketKeys.data(), ticketKeys.size() * sizeof ticketKeys[0]);
   }
 };
 
@@ -485,10 +486,14 @@ int serverName(SSL* ssl, int*, void* arg) {
 constexpr int64_t kTicketKeyRotation = int64_t(24) * 3600 * 1'000'000'000;
 constexpr int64_t kTicketKeyLifetime = 7 * kTicketKeyRotation;
 
+// The rotation clock counts suspended time too (Go's is the wall clock):
+// a laptop asleep for a week must come back to new keys.
 std::atomic<int64_t (*)()> ticketClock{nullptr};
 int64_t ticketNow() {
-  auto f = ticketClock.load(std::memory_order_relaxed);
-  return f ? f() : runtime::nanotime();
+  if (auto f = ticketClock.load(std::memory_order_relaxed)) return f();
+  timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 // ticketKeyFrom makes a key from 32 secret bytes: the name and the two
@@ -539,7 +544,7 @@ int ticketKeyCb(SSL* ssl, unsigned char name[16], unsigned char* iv, EVP_CIPHER_
   auto* c = static_cast<detail::context*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
   if (c == nullptr) return -1;
   static EVP_CIPHER* const aes = EVP_CIPHER_fetch(nullptr, "AES-256-CBC", nullptr);  // once, not per ticket
-  if (aes == nullptr) return -1;
+  if (aes == nullptr) return 0;  // no ticket (or none opened): a full handshake, not a failed one
   detail::context::ticketKey k;
   bool newest = true;
   {
@@ -667,6 +672,10 @@ std::error_code build(const Config& cfg, bool server, detail::context& c, std::s
       const int64_t now = ticketNow();
       for (const auto& k : cfg.SessionTicketKeys) c.ticketKeys.push_back(ticketKeyFrom(k, now));
       c.ticketAuto = c.ticketKeys.empty();
+      // Room for every key rotation keeps (7 days of dailies, and the one
+      // made on the 8th), so no insert moves them and leaves a copy in
+      // freed memory.
+      if (c.ticketAuto) c.ticketKeys.reserve(size_t(kTicketKeyLifetime / kTicketKeyRotation) + 2);
       if (c.ticketAuto) rotateTicketKeys(c.ticketKeys, now);
     }
     for (size_t i = 0; i < cfg.Certificates.size(); i++) {

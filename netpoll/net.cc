@@ -600,6 +600,9 @@ namespace detail {
 Result<Conn> dialer::serial(const Context& ctx, const std::vector<Addr>& addrs, Deadline deadline, bool tcp) {
   std::error_code first;  // Go reports the first address's error
   for (size_t i = 0; i < addrs.size(); i++) {
+    // A context that ended (between addresses, or before a fallback
+    // started) sends no more SYNs (Go's dialSerial checks too).
+    if (ctx.Err()) return {{}, first ? first : dialErr(ctx)};
     const Addr& a = addrs[i];
     // Go's partialDeadline: the time left, shared among the addresses left,
     // but at least 2 s (or all that is left).
@@ -655,8 +658,8 @@ Result<Conn> dialer::parallel(const Context& ctx, std::vector<Addr> primaries, s
       wg.Done();
     });
   };
+  Timer fallbackTimer(kFallbackDelay);  // before any goroutine refers to this frame
   start(std::move(primaries), true);
-  Timer fallbackTimer(kFallbackDelay);
   bool fallbackStarted = false;
   int pending = 1;
   Result<Conn> won{};

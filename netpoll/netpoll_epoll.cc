@@ -77,7 +77,10 @@ class epoll final : public poller {
     }
     if (!havePwait2_) {
       // Milliseconds, rounded up: a timer is never run early.
-      const int ms = delay < 0 ? -1 : int(std::min<int64_t>(delay / 1'000'000 + 1, INT_MAX));
+      // (Divided first: delay may be near INT64_MAX, a timer at the end of
+      // time; 0 stays 0, a poll that does not wait.)
+      const int ms = delay < 0 ? -1
+                               : int(std::min<int64_t>(delay / 1'000'000 + (delay % 1'000'000 != 0), INT_MAX));
       n = epoll_wait(epfd_, evs, 128, ms);
     }
     if (delay != 0) blocked_.store(false, std::memory_order_relaxed);
