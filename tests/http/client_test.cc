@@ -15,6 +15,7 @@
 #include <string>
 
 #include "../runtime/test_util.h"
+#include "../netpoll/full_queue.h"
 #include "client.h"
 
 extern char** environ;
@@ -992,12 +993,7 @@ TEST(Client, CancellingTheContextEndsADial) {
     ASSERT_FALSE(lerr) << lerr.message();
     const std::string addr = ln.Address().String();
     std::vector<net::Conn> queued;  // never accepted: they fill the queue
-    for (int i = 0; i < 16; i++) {
-      auto [qc, qerr] = net::Dial("tcp", addr, 200ms);
-      if (qerr) break;  // the queue is full: this dial's SYNs were dropped
-      queued.push_back(std::move(qc));
-    }
-    ASSERT_LT(queued.size(), 16u) << "the accept queue never filled";
+    ASSERT_TRUE(ringo::testing::FillAcceptQueue(addr, queued)) << "the accept queue never filled";
 
     const int before = ringo::NumGoroutine();
     http::Client c({.dial_timeout = 3s});

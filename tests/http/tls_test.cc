@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -186,11 +187,12 @@ TEST(TLS, WriteLastSendsItsRecordsCloseNotifyAndTheFinTogether) {
       o);
 }
 
-// A peer that sends close_notify and keeps its socket open: every Read
-// after it says EOF at once (the read that waits for input first must not
-// wait for input that will not come). The peer is OpenSSL on a thread of
-// its own, since ringo's Conns send their FIN with close_notify.
-TEST(TLS, EveryReadAfterCloseNotifyIsEOFWithoutAFin) {
+// WithOpenSSLPeer runs one TLS connection between a ringo server (1 P,
+// the test leaf, a 10 s read deadline that only a hang reaches) and
+// OpenSSL as the client on a thread of its own, for what ringo's own
+// client would never do. client gets the socket and the SSL object after
+// the handshake; the thread then waits for the server to close.
+void WithOpenSSLPeer(const std::function<void(int fd, SSL* s)>& client, const std::function<void(tls::Conn&)>& server) {
   std::thread peer;
   ringo::Options o;
   o.maxprocs = 1;
@@ -201,7 +203,7 @@ TEST(TLS, EveryReadAfterCloseNotifyIsEOFWithoutAFin) {
         const net::Addr la = ln.Address();
         sockaddr_in a{};
         std::memcpy(&a, &la.ss, sizeof a);
-        peer = std::thread([a] {
+        peer = std::thread([a, &client] {
           int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
           timeval tv{10, 0};  // a test that failed early must not leave this thread blocked
           setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -211,7 +213,7 @@ TEST(TLS, EveryReadAfterCloseNotifyIsEOFWithoutAFin) {
           SSL* s = SSL_new(ctx);
           SSL_set_fd(s, fd);
           EXPECT_EQ(SSL_connect(s), 1);
-          EXPECT_GE(SSL_shutdown(s), 0);  // close_notify, no FIN
+          client(fd, s);
           char b[64];
           while (read(fd, b, sizeof b) > 0) {
           }  // until the server closes
@@ -224,72 +226,54 @@ TEST(TLS, EveryReadAfterCloseNotifyIsEOFWithoutAFin) {
         tls::Config sc;
         sc.Certificates = {PKI().leaf};
         tls::Conn s = tls::Server(std::move(nc), sc);
-        ASSERT_FALSE(s.SetReadDeadline(std::chrono::steady_clock::now() + 10s));  // only a hang reaches it
-        char b[16];
-        EXPECT_EQ(s.Read(b).err, net::ErrEOF);
-        EXPECT_EQ(s.Read(b).err, net::ErrEOF);
-        EXPECT_EQ(s.Read(b).err, net::ErrEOF);
+        ASSERT_FALSE(s.SetReadDeadline(std::chrono::steady_clock::now() + 10s));
+        server(s);
         (void)s.Close();
       },
       o);
-  peer.join();
+  if (peer.joinable()) peer.join();
+}
+
+// A peer that sends close_notify and keeps its socket open: every Read
+// after it says EOF at once (the read that waits for input first must not
+// wait for input that will not come). ringo's Conns send their FIN with
+// close_notify, so the peer is OpenSSL.
+TEST(TLS, EveryReadAfterCloseNotifyIsEOFWithoutAFin) {
+  WithOpenSSLPeer([](int, SSL* s) { EXPECT_GE(SSL_shutdown(s), 0); },  // close_notify, no FIN
+                  [](tls::Conn& s) {
+                    char b[16];
+                    EXPECT_EQ(s.Read(b).err, net::ErrEOF);
+                    EXPECT_EQ(s.Read(b).err, net::ErrEOF);
+                    EXPECT_EQ(s.Read(b).err, net::ErrEOF);
+                  });
 }
 
 // A FIN from a peer that sent no close_notify: at a record boundary it is
 // EOF (as in Go), inside a record it is a cut the reader must hear about
 // (Go's io.ErrUnexpectedEOF), else a body that runs to the connection's
-// end would read as whole. The peer is OpenSSL on a thread, writing its
-// record through a memory BIO so that it can send a part of it.
+// end would read as whole. The peer writes its record through a memory
+// BIO so that it can send a part of it.
 TEST(TLS, AFinInsideARecordIsAnErrorAndAtItsEndEOF) {
   // 0: the whole record; 1: all but its last byte; 2: its 5-byte header only.
   for (int cut : {0, 1, 2}) {
-    std::thread peer;
-    ringo::Options o;
-    o.maxprocs = 1;
-    ringo::Run(
-        [&] {
-          auto [ln, lerr] = net::Listen("tcp", "127.0.0.1:0");
-          ASSERT_FALSE(lerr) << lerr.message();
-          const net::Addr la = ln.Address();
-          sockaddr_in a{};
-          std::memcpy(&a, &la.ss, sizeof a);
-          peer = std::thread([a, cut] {
-            int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            timeval tv{10, 0};  // a test that failed early must not leave this thread blocked
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-            ASSERT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a), 0);
-            SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-            SSL* s = SSL_new(ctx);
-            SSL_set_fd(s, fd);
-            EXPECT_EQ(SSL_connect(s), 1);
-            BIO* mem = BIO_new(BIO_s_mem());
-            SSL_set0_wbio(s, mem);  // the record stays here
-            EXPECT_EQ(SSL_write(s, "hello", 5), 5);
-            char* rec = nullptr;
-            long n = BIO_get_mem_data(mem, &rec);
-            EXPECT_GT(n, 5 + 5);  // header, "hello", the tag
-            const long send = cut == 0 ? n : cut == 1 ? n - 1 : 5;
-            EXPECT_EQ(write(fd, rec, size_t(send)), send);
-            shutdown(fd, SHUT_WR);  // the FIN, no close_notify
-            char b[64];
-            while (read(fd, b, sizeof b) > 0) {
-            }  // until the server closes
-            SSL_free(s);
-            SSL_CTX_free(ctx);
-            close(fd);
-          });
-          auto [nc, aerr] = ln.Accept();
-          ASSERT_FALSE(aerr) << aerr.message();
-          tls::Config sc;
-          sc.Certificates = {PKI().leaf};
-          tls::Conn s = tls::Server(std::move(nc), sc);
-          ASSERT_FALSE(s.SetReadDeadline(std::chrono::steady_clock::now() + 10s));  // only a hang reaches it
+    WithOpenSSLPeer(
+        [cut](int fd, SSL* s) {
+          BIO* mem = BIO_new(BIO_s_mem());
+          SSL_set0_wbio(s, mem);  // the record stays here
+          EXPECT_EQ(SSL_write(s, "hello", 5), 5);
+          char* rec = nullptr;
+          long n = BIO_get_mem_data(mem, &rec);
+          EXPECT_GT(n, 5 + 5);  // header, "hello", the tag
+          const long send = cut == 0 ? n : cut == 1 ? n - 1 : 5;
+          EXPECT_EQ(write(fd, rec, size_t(send)), send);
+          shutdown(fd, SHUT_WR);  // the FIN, no close_notify
+        },
+        [cut](tls::Conn& s) {
           char b[16];
           if (cut) {
             auto r = s.Read(b);
             EXPECT_EQ(r.n, 0u);
-            EXPECT_EQ(r.err, tls::make_error_code(tls::Errc::unexpectedEOF)) << r.err.message();
+            EXPECT_EQ(r.err, tls::make_error_code(tls::Errc::unexpectedEOF)) << r.err.message() << " cut " << cut;
             EXPECT_EQ(s.Read(b).err, tls::make_error_code(tls::Errc::unexpectedEOF));  // and again
           } else {
             auto r = s.Read(b);
@@ -297,10 +281,7 @@ TEST(TLS, AFinInsideARecordIsAnErrorAndAtItsEndEOF) {
             EXPECT_EQ(std::string_view(b, r.n), "hello");
             EXPECT_EQ(s.Read(b).err, net::ErrEOF);
           }
-          (void)s.Close();
-        },
-        o);
-    peer.join();
+        });
   }
 }
 

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "../runtime/test_util.h"
+#include "../netpoll/full_queue.h"
 #include "../../netpoll/dial.h"
 
 using namespace std::chrono_literals;
@@ -689,12 +690,7 @@ TEST(Addr, DialContextEndsAConnectWhenTheContextEnds) {
     ASSERT_FALSE(lerr) << lerr.message();
     const std::string addr = ln.Address().String();
     std::vector<net::Conn> queued;  // never accepted: they fill the queue
-    for (int i = 0; i < 16; i++) {
-      auto [qc, qerr] = net::Dial("tcp", addr, 200ms);
-      if (qerr) break;  // the queue is full: this dial's SYNs were dropped
-      queued.push_back(std::move(qc));
-    }
-    ASSERT_LT(queued.size(), 16u) << "the accept queue never filled";
+    ASSERT_TRUE(ringo::testing::FillAcceptQueue(addr, queued)) << "the accept queue never filled";
     const int fds = OpenFds();
 
     auto [ctx, cancel] = ringo::WithCancel(ringo::Background());
@@ -765,12 +761,8 @@ TEST(Addr, AParallelDialFallsBackWhenThePrimaryHangsOrFails) {
     auto [hang, herr] = net::Listen("tcp6", "[::1]:0", lc);
     if (herr) GTEST_SKIP() << "no IPv6 loopback here: " << herr.message();
     std::vector<net::Conn> queued;  // never accepted: they fill the queue
-    for (int i = 0; i < 16; i++) {
-      auto [qc, qerr] = net::Dial("tcp", hang.Address().String(), 200ms);
-      if (qerr) break;  // the queue is full: this dial's SYNs were dropped
-      queued.push_back(std::move(qc));
-    }
-    if (queued.size() == 16u) GTEST_SKIP() << "the IPv6 accept queue never filled";
+    if (!ringo::testing::FillAcceptQueue(hang.Address().String(), queued))
+      GTEST_SKIP() << "the IPv6 accept queue never filled";
     auto [ok, oerr] = net::Listen("tcp4", "127.0.0.1:0");
     ASSERT_FALSE(oerr) << oerr.message();
     const int before = ringo::NumGoroutine();
