@@ -187,6 +187,19 @@ TEST(TLS, WriteLastSendsItsRecordsCloseNotifyAndTheFinTogether) {
       o);
 }
 
+// ListenForAPeer listens on 127.0.0.1 and gives the address as a plain
+// socket wants it, for a peer on a thread of its own.
+std::pair<net::Listener, sockaddr_in> ListenForAPeer() {
+  auto [ln, err] = net::Listen("tcp", "127.0.0.1:0");
+  EXPECT_FALSE(err) << err.message();
+  sockaddr_in a{};
+  if (!err) {
+    const net::Addr la = ln.Address();
+    std::memcpy(&a, &la.ss, sizeof a);
+  }
+  return {std::move(ln), a};
+}
+
 // WithOpenSSLPeer runs one TLS connection between a ringo server (1 P,
 // the test leaf, a 10 s read deadline that only a hang reaches) and
 // OpenSSL as the client on a thread of its own, for what ringo's own
@@ -198,11 +211,8 @@ void WithOpenSSLPeer(const std::function<void(int fd, SSL* s)>& client, const st
   o.maxprocs = 1;
   ringo::Run(
       [&] {
-        auto [ln, lerr] = net::Listen("tcp", "127.0.0.1:0");
-        ASSERT_FALSE(lerr) << lerr.message();
-        const net::Addr la = ln.Address();
-        sockaddr_in a{};
-        std::memcpy(&a, &la.ss, sizeof a);
+        auto [ln, a] = ListenForAPeer();
+        ASSERT_TRUE(ln);
         peer = std::thread([a, &client] {
           int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
           timeval tv{10, 0};  // a test that failed early must not leave this thread blocked
@@ -523,15 +533,10 @@ TEST(TLS, EveryTLS13ResumptionBringsANewTicket) {
   std::thread peer;
   std::vector<int> reused;
   gTickets = 0;
-  ringo::Options o;
-  o.maxprocs = 1;
   ringo::Run(
       [&] {
-        auto [ln, lerr] = net::Listen("tcp", "127.0.0.1:0");
-        ASSERT_FALSE(lerr) << lerr.message();
-        const net::Addr la = ln.Address();
-        sockaddr_in a{};
-        std::memcpy(&a, &la.ss, sizeof a);
+        auto [ln, a] = ListenForAPeer();
+        ASSERT_TRUE(ln);
         peer = std::thread([a, &reused] {
           SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
           SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
@@ -571,7 +576,7 @@ TEST(TLS, EveryTLS13ResumptionBringsANewTicket) {
           (void)c.Close();
         }
       },
-      o);
+      {.maxprocs = 1});
   peer.join();
   EXPECT_EQ(reused, (std::vector<int>{0, 1, 1, 1}));
   EXPECT_EQ(gTickets.load(), 4);  // one per connection, resumed ones too

@@ -684,13 +684,10 @@ TEST(Addr, DialErrorsAreValues) {
 // context already done dials nothing; its deadline bounds the dial.
 TEST(Addr, DialContextEndsAConnectWhenTheContextEnds) {
   RunP(1, [] {
-    net::ListenConfig lc;
-    lc.backlog = 1;
-    auto [ln, lerr] = net::Listen("tcp", "127.0.0.1:0", lc);
-    ASSERT_FALSE(lerr) << lerr.message();
-    const std::string addr = ln.Address().String();
-    std::vector<net::Conn> queued;  // never accepted: they fill the queue
-    ASSERT_TRUE(ringo::testing::FillAcceptQueue(addr, queued)) << "the accept queue never filled";
+    auto full = ringo::testing::ListenWithAFullQueue();
+    ASSERT_TRUE(full.ln) << "no listener";
+    ASSERT_TRUE(full.filled) << "the accept queue never filled";
+    auto& [ln, addr, queued, filled] = full;
     const int fds = OpenFds();
 
     auto [ctx, cancel] = ringo::WithCancel(ringo::Background());
