@@ -602,7 +602,7 @@ Result<Conn> dialer::serial(const Context& ctx, const std::vector<Addr>& addrs, 
   for (size_t i = 0; i < addrs.size(); i++) {
     // A context that ended (between addresses, or before a fallback
     // started) sends no more SYNs (Go's dialSerial checks too).
-    if (ctx.Err()) return {{}, first ? first : dialErr(ctx)};
+    if (auto e = dialErr(ctx)) return {{}, e};
     const Addr& a = addrs[i];
     // Go's partialDeadline: the time left, shared among the addresses left,
     // but at least 2 s (or all that is left).

@@ -75,7 +75,8 @@ bool notetsleep(note* n, int64_t ns) {
     notesleep(n);
     return true;
   }
-  int64_t deadline = nanotime() + ns;
+  int64_t deadline;  // saturating, for a timer at the end of time
+  if (__builtin_add_overflow(nanotime(), ns, &deadline)) deadline = INT64_MAX;
   while (n->key.load(std::memory_order_acquire) == 0) {
     int64_t left = deadline - nanotime();
     if (left <= 0) return false;

@@ -16,7 +16,8 @@ G* stubPoll(int64_t delay) {
   // is about to block (consuming it here lost the wake-up that Run's end
   // sends, and that M slept through its hour-long timer).
   if (delay == 0) return nullptr;
-  const int64_t deadline = delay > 0 ? nanotime() + delay : 0;
+  int64_t deadline = 0;  // saturating: a timer at the end of time waits for ever
+  if (delay > 0 && __builtin_add_overflow(nanotime(), delay, &deadline)) deadline = INT64_MAX;
   while (pending.exchange(0, std::memory_order_acquire) == 0) {
     int64_t left = -1;
     if (delay > 0) {
